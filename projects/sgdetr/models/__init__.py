@@ -1,0 +1,1 @@
+from . import detectors, encoders, heads, layers, losses, task_modules  # noqa: F401

@@ -1,0 +1,3 @@
+from .query_group import QueryGroup
+
+__all__ = ['QueryGroup']

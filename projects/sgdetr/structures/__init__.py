@@ -1,0 +1,5 @@
+from .moment_data_sample import MomentDataSample
+from .spans import span_cxw_to_xx, span_giou, span_iou, span_xx_to_cxw
+
+__all__ = ['MomentDataSample', 'span_cxw_to_xx', 'span_xx_to_cxw', 'span_iou',
+           'span_giou']
