@@ -1,0 +1,10 @@
+# Paper §4.4 (TACoS): 120 epochs, batch 32, lr 5e-4.
+_base_ = './adamw_150e.py'
+max_epochs = 120
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=45),
+    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs,
+         milestones=[80, 100], gamma=0.5),
+]
+auto_scale_lr = dict(base_batch_size=32)

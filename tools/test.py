@@ -1,0 +1,93 @@
+"""Evaluate a model and write benchmark submissions.
+
+``python tools/test.py CONFIG [CKPT] [--submission-dir D] [--out preds.pkl]``
+
+The flags follow ``mmdet/tools/test.py``. Without a checkpoint the model is
+evaluated as built (parameter-free baselines need none). ``--submission-dir``
+makes every evaluator that supports it write its official submission file
+(``hl_val_submission.jsonl`` / ``hl_test_submission.jsonl``) there, and the
+pair is zipped for the QVHighlights server when both exist.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.runner import Runner
+
+import sgdetr  # noqa: F401  (registers every component)
+from sgdetr.apis import use_cpu_collectives
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (optional for parameter-free models)')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl')
+    parser.add_argument('--submission-dir',
+                        help='write the official submission files here')
+    parser.add_argument('--split', choices=['test', 'val'], default='test',
+                        help='run the test loop on the test split (default) or '
+                        'on the validation split')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _evaluators(evaluator_cfg):
+    if isinstance(evaluator_cfg, (list, tuple)):
+        return list(evaluator_cfg)
+    return [evaluator_cfg]
+
+
+def build_config(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    use_cpu_collectives(cfg)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    # dist_test.sh passes 'none' for parameter-free models.
+    cfg.load_from = None if args.checkpoint in (None, '', 'none') else args.checkpoint
+    if args.split == 'val':
+        cfg.test_dataloader = cfg.val_dataloader
+        cfg.test_evaluator = cfg.val_evaluator
+    if args.submission_dir is not None:
+        for evaluator in _evaluators(cfg.test_evaluator):
+            evaluator['submission_dir'] = args.submission_dir
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl file, got {args.out}')
+        evaluators = _evaluators(cfg.test_evaluator)
+        evaluators.append(ConfigDict(type='DumpResults', out_file_path=args.out))
+        cfg.test_evaluator = evaluators
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runner = Runner.from_cfg(build_config(args))
+    metrics = runner.test()
+    if args.submission_dir is not None:
+        from sgdetr.evaluation import zip_submission_if_complete
+        archive = zip_submission_if_complete(args.submission_dir)
+        if archive is not None:
+            runner.logger.info(f'submission archive written to {archive}')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
