@@ -1,3 +1,4 @@
+from .predictor import MomentPredictor
 from .runtime import use_cpu_collectives
 
-__all__ = ['use_cpu_collectives']
+__all__ = ['MomentPredictor', 'use_cpu_collectives']

@@ -1,0 +1,3 @@
+from .zero_shot import ZeroShotSaliency
+
+__all__ = ['ZeroShotSaliency']

@@ -1,0 +1,5 @@
+# Zero-shot on QVHighlights with aligned video/text features (e.g. InternVideo2).
+_base_ = ['../_base_/models/zero_shot.py', '../_base_/datasets/qvhighlights.py',
+          '../_base_/default_runtime.py']
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
