@@ -1,0 +1,21 @@
+"""Datasets, feature loading, pipeline transforms, batching, synthetic data."""
+from .annotations import parse_annotation, read_jsonl
+from .data_preprocessor import MomentDataPreprocessor, pad_sequences
+from .errors import DataError
+from .features import FeatureStore, l2_normalize, read_npz_array
+from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
+                             QVHighlightsDataset, TACoSDataset, TVSumDataset,
+                             YouTubeHighlightsDataset)
+from .synthetic import make_synthetic_dataset
+from .transforms import (BuildMomentTargets, PackMomentInputs,
+                         binary_saliency_from_windows, sample_rank_clips)
+
+__all__ = [
+    'DataError', 'MomentRetrievalDataset', 'QVHighlightsDataset',
+    'CharadesSTADataset', 'TACoSDataset', 'TVSumDataset',
+    'YouTubeHighlightsDataset', 'MomentDataPreprocessor', 'pad_sequences',
+    'BuildMomentTargets', 'PackMomentInputs', 'FeatureStore',
+    'read_npz_array', 'l2_normalize', 'read_jsonl', 'parse_annotation',
+    'binary_saliency_from_windows', 'sample_rank_clips',
+    'make_synthetic_dataset'
+]

@@ -1,0 +1,251 @@
+"""Feature files: locating, reading, checking, normalising and caching.
+
+Layout (the de-facto standard of pre-extracted MR/HD features):
+
+- video: ``{video_dir}/{vid}.npz`` with key ``features``, float (L, Dv_i) per
+  clip, for every directory ``video_dir`` in ``video_dirs``; the sources are
+  concatenated along the feature axis (-> (L, sum_i Dv_i)) after truncating
+  all of them to the shortest L (extractors disagree by a clip or two);
+- text: ``{text_dir}/qid{qid}.npz`` with key ``last_hidden_state``, float
+  (N, Dt) token features (a leading batch axis of size 1 is dropped).
+
+Caching (``cache`` argument of :class:`FeatureStore`):
+
+- ``False``: every access reads the file.
+- ``True``: a dict in the process that reads the file keeps the processed
+  array.  Each dataloader worker holds its own copy of the dataset and so its
+  own cache: with ``persistent_workers=True`` a worker stops reading a file
+  once it has seen it, and memory grows up to ``num_workers`` x the feature
+  size; with non-persistent workers the caches die with the workers at the
+  end of every epoch (only the main process, ``num_workers=0``, keeps one).
+- ``'preload'``: read everything once, in the process that builds the
+  dataset, before workers start; forked workers then share those pages
+  copy-on-write, so there is one copy and no file is read after start-up
+  (the start-up pays for reading the whole split).
+"""
+import os
+import os.path as osp
+import zipfile
+from typing import Dict, Hashable, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .errors import DataError
+
+VIDEO_KEY = 'features'
+TEXT_KEY = 'last_hidden_state'
+
+
+def read_npz_array(path: str, key: str) -> np.ndarray:
+    """Read ``key`` from the ``.npz`` at ``path`` as a finite float32 2D array.
+
+    Returns:
+        (T, D) float32.
+
+    Raises:
+        DataError: the file is missing or unreadable, lacks ``key``, the array
+            is not (T, D) (a leading axis of size 1 is accepted and dropped),
+            is empty, or holds NaN/Inf.
+    """
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f'{path}: expected an .npz archive with key '
+                            f'{key!r}, got a bare array')
+        with loaded as npz:
+            if key not in npz.files:
+                raise DataError(f'{path}: no array named {key!r} '
+                                f'(the file has {npz.files})')
+            array = npz[key]
+    except FileNotFoundError as error:
+        raise DataError(f'{path}: feature file not found') from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f'{path}: cannot read feature file ({error})'
+                        ) from error
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or 0 in array.shape:
+        raise DataError(f'{path}: {key!r} must be a non-empty 2D array '
+                        f'(length, dim), got shape {array.shape}')
+    if not np.issubdtype(array.dtype, np.number):
+        raise DataError(f'{path}: {key!r} has non-numeric dtype '
+                        f'{array.dtype}')
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        raise DataError(f'{path}: {key!r} holds NaN/Inf in {bad_rows.size} '
+                        f'of {len(array)} rows (first: row {bad_rows[0]})')
+    return array
+
+
+def l2_normalize(array: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows of (T, D) ``array`` scaled to unit L2 norm (zero rows stay 0)."""
+    norm = np.linalg.norm(array, axis=-1, keepdims=True)
+    return array / np.maximum(norm, eps)
+
+
+class FeatureStore:
+    """Loads video and query features of one dataset, with optional caching.
+
+    Args:
+        video_dirs: one or several directories of ``{vid}.npz``.
+        text_dir: directory of ``qid{qid}.npz``.
+        video_l2_norm: L2-normalise each clip, per source (one bool for all
+            sources or one per directory), before concatenation.
+        text_l2_norm: L2-normalise each text token.
+        video_dim: expected total video feature dim (sum over sources);
+            ``None`` accepts whatever the first file has.
+        text_dim: expected text feature dim, or ``None``.
+        cache: ``False``, ``True`` or ``'preload'`` (see the module doc).
+
+    Every array a load returns has the dims of the first one loaded (or of
+    ``video_dim``/``text_dim``), otherwise :class:`DataError` names the file.
+    """
+
+    def __init__(self,
+                 video_dirs: Union[str, Sequence[str]],
+                 text_dir: str,
+                 video_l2_norm: Union[bool, Sequence[bool]] = True,
+                 text_l2_norm: bool = True,
+                 video_dim: Optional[int] = None,
+                 text_dim: Optional[int] = None,
+                 cache: Union[bool, str] = False):
+        self.video_dirs: List[str] = ([video_dirs] if isinstance(
+            video_dirs, str) else list(video_dirs))
+        if not self.video_dirs:
+            raise ValueError('video_dirs must name at least one directory')
+        self.text_dir = text_dir
+        if isinstance(video_l2_norm, bool):
+            video_l2_norm = [video_l2_norm] * len(self.video_dirs)
+        if len(video_l2_norm) != len(self.video_dirs):
+            raise ValueError(f'video_l2_norm has {len(video_l2_norm)} entries'
+                             f' for {len(self.video_dirs)} video dirs')
+        self.video_l2_norm = list(video_l2_norm)
+        self.text_l2_norm = text_l2_norm
+        if cache not in (False, True, 'preload'):
+            raise ValueError(f"cache must be False, True or 'preload', got "
+                             f'{cache!r}')
+        self.cache_mode = cache
+        self._cache: Optional[Dict[Hashable, np.ndarray]] = (
+            {} if cache else None)
+        # Dims of every source, fixed by the config or by the first file read
+        # so that one odd file is caught where it is, not as a shape error in
+        # the batch that contains it.
+        self._expected_video_dim = video_dim
+        self._source_dims: Optional[List[int]] = None
+        self._text_dim = text_dim
+        self.num_reads = 0  # files read from disk, for cache diagnostics
+
+    # -- paths ---------------------------------------------------------------
+    def video_paths(self, vid: str) -> List[str]:
+        return [osp.join(d, f'{vid}.npz') for d in self.video_dirs]
+
+    def text_path(self, qid) -> str:
+        return osp.join(self.text_dir, f'qid{qid}.npz')
+
+    def find_missing(self, vids: Iterable[str], qids: Iterable) -> List[str]:
+        """Every feature file that ``vids``/``qids`` need and that is absent.
+
+        One directory listing per directory (not one ``stat`` per file), so
+        checking a whole split at start-up takes milliseconds.
+        """
+        vids, qids = sorted(set(vids)), list(dict.fromkeys(qids))
+        missing = []
+        for directory in self.video_dirs:
+            present = _list_dir(directory)
+            missing += [osp.join(directory, f'{v}.npz') for v in vids
+                        if f'{v}.npz' not in present]
+        present = _list_dir(self.text_dir)
+        missing += [osp.join(self.text_dir, f'qid{q}.npz') for q in qids
+                    if f'qid{q}.npz' not in present]
+        return missing
+
+    # -- loading -------------------------------------------------------------
+    def load_video(self, vid: str) -> np.ndarray:
+        """(L, Dv) float32 features of ``vid``, all sources concatenated."""
+        key = ('video', vid)
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
+        paths = self.video_paths(vid)
+        sources = []
+        for path, normalise in zip(paths, self.video_l2_norm):
+            array = read_npz_array(path, VIDEO_KEY)
+            self.num_reads += 1
+            sources.append(l2_normalize(array) if normalise else array)
+        self._check_video_dims(paths, [s.shape[1] for s in sources])
+        length = min(len(s) for s in sources)
+        video = (sources[0][:length] if len(sources) == 1 else
+                 np.concatenate([s[:length] for s in sources], axis=1))
+        return self._remember(key, video)
+
+    def load_text(self, qid) -> np.ndarray:
+        """(N, Dt) float32 token features of query ``qid``."""
+        key = ('text', qid)
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
+        path = self.text_path(qid)
+        text = read_npz_array(path, TEXT_KEY)
+        self.num_reads += 1
+        if self._text_dim is None:
+            self._text_dim = text.shape[1]
+        elif text.shape[1] != self._text_dim:
+            raise DataError(f'{path}: text feature dim {text.shape[1]} '
+                            f'differs from the expected {self._text_dim} '
+                            f'(config `text_dim` or the first file read)')
+        if self.text_l2_norm:
+            text = l2_normalize(text)
+        return self._remember(key, text)
+
+    def preload(self, vids: Iterable[str], qids: Iterable) -> None:
+        """Read every listed file into the cache (``cache='preload'``)."""
+        for vid in dict.fromkeys(vids):
+            self.load_video(vid)
+        for qid in dict.fromkeys(qids):
+            self.load_text(qid)
+
+    @property
+    def video_dim(self) -> Optional[int]:
+        return (sum(self._source_dims) if self._source_dims is not None else
+                self._expected_video_dim)
+
+    @property
+    def text_dim(self) -> Optional[int]:
+        return self._text_dim
+
+    def _check_video_dims(self, paths: List[str], dims: List[int]) -> None:
+        if self._source_dims is None:
+            if (self._expected_video_dim is not None
+                    and sum(dims) != self._expected_video_dim):
+                per_source = ', '.join(f'{p}: {d}'
+                                       for p, d in zip(paths, dims))
+                raise DataError(
+                    f'video feature dim {sum(dims)} ({per_source}) differs '
+                    f'from the config `video_dim`={self._expected_video_dim}')
+            self._source_dims = dims
+            return
+        for path, dim, expected in zip(paths, dims, self._source_dims):
+            if dim != expected:
+                raise DataError(f'{path}: video feature dim {dim} differs '
+                                f'from {expected} of the other files in '
+                                f'{osp.dirname(path)}')
+
+    def _remember(self, key: Hashable, array: np.ndarray) -> np.ndarray:
+        if self._cache is not None:
+            # Read-only: a consumer that edits a cached array in place would
+            # silently corrupt every later epoch.
+            array.flags.writeable = False
+            self._cache[key] = array
+        return array
+
+
+def _list_dir(directory: str) -> set:
+    try:
+        with os.scandir(directory) as entries:
+            return {entry.name for entry in entries}
+    except FileNotFoundError as error:
+        raise DataError(f'{directory}: feature directory not found'
+                        ) from error
+    except NotADirectoryError as error:
+        raise DataError(f'{directory}: feature path is not a directory'
+                        ) from error

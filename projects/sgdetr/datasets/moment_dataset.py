@@ -1,0 +1,369 @@
+"""Datasets of (video, query) pairs for moment retrieval and highlight
+detection, read from QVHighlights-format JSON lines and pre-extracted
+features (see :mod:`.annotations` and :mod:`.features` for both formats).
+
+``dataset[i]`` returns (see ``docs/design.md``, data contract)::
+
+    dict(inputs=dict(video=Tensor(L, Dv), text=Tensor(N, Dt)
+                     [, neg_text=Tensor(N', Dt)]),
+         data_samples=MomentDataSample)
+
+Everything that can be checked without reading every feature file is checked
+when the dataset is built: annotations (``file:line`` in the message), the
+presence of every feature file (all missing ones are reported at once) and
+the feature dims (against ``video_dim``/``text_dim`` on the first sample).
+What needs the features of a sample (NaN/Inf, a length that disagrees with
+``duration / clip_len``, a dim that differs from the other files) is checked
+when the sample is read.  All of it raises :class:`DataError`.
+"""
+import math
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from ..registry import DATASETS, TRANSFORMS
+from .annotations import parse_annotation, read_jsonl
+from .errors import DataError
+from .features import FeatureStore
+
+#: How many missing feature files an error message lists before summarising.
+MAX_LISTED_MISSING = 100
+
+
+@DATASETS.register_module()
+class MomentRetrievalDataset(BaseDataset):
+    """Generic MR/HD dataset; the benchmark classes below only preset it.
+
+    Args:
+        ann_file: JSON-lines annotation file (relative to ``data_root``).
+        video_feat_dirs: one directory or a list of directories of
+            ``{vid}.npz`` (key ``features`` (L, D_i)); several are concatenated
+            along D after truncation to the shortest L.  ``None`` together
+            with ``text_feat_dir=None`` gives the *annotation-only* mode:
+            ``inputs`` is empty and L is ``ceil(duration / clip_len)`` (the
+            number of ``label`` rows when ``clip_len=None``), which is what
+            tests and ground-truth tools need.
+        text_feat_dir: directory of ``qid{qid}.npz`` (key
+            ``last_hidden_state`` (N, Dt)).
+        clip_len: seconds per feature clip.  ``None`` derives it per sample
+            as ``duration / len(label)`` (highlight sets whose features are
+            extracted one per annotated segment; then the feature length is
+            checked against ``len(label)``).
+        max_v_len: keep at most this many clips (the timeline shrinks with
+            it; windows beyond it are dropped or clipped).
+        max_q_len: keep at most this many text tokens.
+        video_l2_norm: L2-normalise clips, one bool or one per video dir.
+        text_l2_norm: L2-normalise text tokens.
+        video_dim, text_dim: expected feature dims (video: summed over dirs);
+            checked at start-up against the first sample's files.
+        with_neg_query: also load ``inputs['neg_text']``: the query of
+            another sample whose ``vid`` differs, for the negative-pair loss.
+        neg_query_seed: ``None`` draws the negative query at random each
+            time a sample is read (numpy's global generator, which MMEngine
+            seeds per worker: reproducible under ``randomness.seed``, a new
+            draw every epoch).  An int fixes one negative per sample, derived
+            from ``(neg_query_seed, index)``: the same in every epoch, worker
+            and run.
+        cache_features: ``False``, ``True`` (per-process cache) or
+            ``'preload'`` (read everything at start-up, shared with forked
+            workers); see :mod:`.features` for the trade-offs.
+        length_tolerance: largest accepted relative difference between the
+            feature length and the expected ``duration / clip_len`` clips
+            (never less than 2 clips); ``None`` disables the check.
+        window_tolerance: seconds a window may lie outside ``[0, duration]``
+            (it is clipped); more is an error.
+        require_targets: in training (``test_mode=False``) every sample must
+            carry ground truth (windows, saliency scores or label); the
+            benchmark classes name the fields their training split must have.
+        pipeline: transforms after loading; defaults to
+            ``[BuildMomentTargets(), PackMomentInputs()]``.
+        **kwargs: ``data_root``, ``metainfo``, ``indices``,
+            ``serialize_data``, ``test_mode``, ``lazy_init``, ``filter_cfg``
+            of :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO = dict(dataset_name='moment_retrieval')
+    #: annotation fields a training sample must have (any one of them).
+    TARGET_KEYS = ('windows', 'saliency_clip_ids', 'label')
+
+    def __init__(self,
+                 ann_file: str,
+                 video_feat_dirs: Union[str, Sequence[str], None] = None,
+                 text_feat_dir: Optional[str] = None,
+                 clip_len: Optional[float] = 2.0,
+                 max_v_len: Optional[int] = None,
+                 max_q_len: Optional[int] = None,
+                 video_l2_norm: Union[bool, Sequence[bool]] = True,
+                 text_l2_norm: bool = True,
+                 video_dim: Optional[int] = None,
+                 text_dim: Optional[int] = None,
+                 with_neg_query: bool = False,
+                 neg_query_seed: Optional[int] = None,
+                 cache_features: Union[bool, str] = False,
+                 length_tolerance: Optional[float] = 0.1,
+                 window_tolerance: float = 0.5,
+                 require_targets: bool = True,
+                 pipeline: Optional[List[Union[dict, Callable]]] = None,
+                 **kwargs):
+        self.clip_len = clip_len
+        if clip_len is not None and not clip_len > 0:
+            raise ValueError(f'clip_len must be positive, got {clip_len}')
+        self.max_v_len = max_v_len
+        self.max_q_len = max_q_len
+        self.with_neg_query = with_neg_query
+        self.neg_query_seed = neg_query_seed
+        self.length_tolerance = length_tolerance
+        self.window_tolerance = window_tolerance
+        self.require_targets = require_targets
+        if (video_feat_dirs is None) != (text_feat_dir is None):
+            raise ValueError('give both video_feat_dirs and text_feat_dir, or '
+                             'neither (annotation-only mode)')
+        self.annotation_only = video_feat_dirs is None
+        if self.annotation_only and with_neg_query:
+            raise ValueError('with_neg_query needs feature directories')
+        data_root = kwargs.get('data_root') or ''
+        self.features: Optional[FeatureStore] = None
+        if not self.annotation_only:
+            self.features = FeatureStore(
+                video_dirs=[_join(data_root, d) for d in _as_list(
+                    video_feat_dirs)],
+                text_dir=_join(data_root, text_feat_dir),
+                video_l2_norm=video_l2_norm,
+                text_l2_norm=text_l2_norm,
+                video_dim=video_dim,
+                text_dim=text_dim,
+                cache=cache_features)
+        if pipeline is None:
+            pipeline = [dict(type='BuildMomentTargets'),
+                        dict(type='PackMomentInputs')]
+        # Built here, from this package's registry, so that the dataset also
+        # works outside a config whose default scope is 'sgdetr'.
+        pipeline = [
+            TRANSFORMS.build(transform) if isinstance(transform, dict) else
+            transform for transform in pipeline
+        ]
+        # Feature paths are not BaseDataset prefixes (there may be several
+        # video dirs), so no data_prefix is joined into the records.
+        kwargs.setdefault('data_prefix', dict())
+        super().__init__(ann_file=ann_file, pipeline=pipeline, **kwargs)
+
+    # -- initialisation ------------------------------------------------------
+    def load_data_list(self) -> List[dict]:
+        """Parse and validate every line of ``ann_file``."""
+        data_list, seen_qids = [], {}
+        for line_number, raw in read_jsonl(self.ann_file):
+            where = f'{self.ann_file}:{line_number}'
+            record = parse_annotation(raw, where, self.clip_len,
+                                      self.window_tolerance)
+            if record['qid'] in seen_qids:
+                raise DataError(f'{where}: qid {record["qid"]!r} already '
+                                f'used on line {seen_qids[record["qid"]]}')
+            seen_qids[record['qid']] = line_number
+            self._check_record(record, where)
+            record['line'] = line_number
+            data_list.append(record)
+        if not data_list:
+            raise DataError(f'{self.ann_file}: no annotations')
+        return data_list
+
+    def _check_record(self, record: dict, where: str) -> None:
+        """Dataset-level rules for one parsed record (subclasses add some)."""
+        if self.clip_len is None and record['label'] is None:
+            raise DataError(f'{where}: clip_len=None derives the clip length'
+                            f' from `label`, which this line lacks')
+        if (self.require_targets and not self.test_mode
+                and all(record[key] is None for key in self.TARGET_KEYS)):
+            names = {'windows': 'relevant_windows',
+                     'saliency_clip_ids': 'relevant_clip_ids/'
+                     'saliency_scores', 'label': 'label'}
+            raise DataError(
+                f'{where}: a training sample needs ground truth: one of '
+                f'{[names[k] for k in self.TARGET_KEYS]}')
+
+    def full_init(self) -> None:
+        """BaseDataset's initialisation plus the feature checks."""
+        if self._fully_initialized:
+            return
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
+        if self._indices is not None:
+            self.data_list = self._get_unserialized_subset(self._indices)
+        self._check_dataset(self.data_list)
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+        self._fully_initialized = True
+
+    def _check_dataset(self, data_list: List[dict]) -> None:
+        vids = [record['vid'] for record in data_list]
+        qids = [record['qid'] for record in data_list]
+        if self.with_neg_query and len(set(vids)) < 2:
+            raise DataError(f'{self.ann_file}: with_neg_query needs at least '
+                            f'two different videos')
+        if self.features is None:
+            return
+        missing = self.features.find_missing(vids, qids)
+        if missing:
+            listed = '\n  '.join(missing[:MAX_LISTED_MISSING])
+            more = len(missing) - MAX_LISTED_MISSING
+            raise DataError(
+                f'{len(missing)} feature file(s) needed by {self.ann_file} '
+                f'are missing:\n  {listed}' +
+                (f'\n  ... and {more} more' if more > 0 else ''))
+        # Read the first sample now: wrong dims or a wrong key fail here,
+        # before any training step.
+        self.features.load_video(vids[0])
+        self.features.load_text(qids[0])
+        if self.features.cache_mode == 'preload':
+            self.features.preload(vids, qids)
+            print_log(f'{type(self).__name__}: preloaded '
+                      f'{self.features.num_reads} feature files',
+                      logger='current')
+
+    # -- samples -------------------------------------------------------------
+    def prepare_data(self, idx: int) -> dict:
+        results = self.get_data_info(idx)
+        clip_len = self.clip_len
+        if clip_len is None:
+            clip_len = results['duration'] / len(results['label'])
+        results['clip_len'] = clip_len
+        if self.annotation_only:
+            num_clips = self._expected_num_clips(results, clip_len)
+        else:
+            video = self.features.load_video(results['vid'])
+            self._check_length(results, len(video), clip_len)
+            text = self.features.load_text(results['qid'])
+            results['video'] = video[:self.max_v_len]
+            results['text'] = text[:self.max_q_len]
+            num_clips = len(results['video'])
+            if self.with_neg_query:
+                neg_idx = self._negative_index(idx, results['vid'])
+                neg_qid = self.get_data_info(neg_idx)['qid']
+                results['neg_qid'] = neg_qid
+                results['neg_text'] = self.features.load_text(
+                    neg_qid)[:self.max_q_len]
+        if self.max_v_len is not None:
+            num_clips = min(num_clips, self.max_v_len)
+        results['num_clips'] = num_clips
+        return self.pipeline(results)
+
+    def _expected_num_clips(self, record: dict, clip_len: float) -> int:
+        if self.clip_len is None:  # one clip per label row
+            return len(record['label'])
+        return max(1, math.ceil(record['duration'] / clip_len - 1e-6))
+
+    def _check_length(self, record: dict, length: int,
+                      clip_len: float) -> None:
+        if self.length_tolerance is None:
+            return
+        expected = (len(record['label']) if record['label'] is not None
+                    and self.clip_len is None else record['duration'] /
+                    clip_len)
+        tolerance = max(2.0, self.length_tolerance * expected)
+        if abs(length - expected) > tolerance:
+            raise DataError(
+                f'{self.features.video_paths(record["vid"])}: {length} clips '
+                f'but {self.ann_file}:{record["line"]} (qid={record["qid"]!r})'
+                f' implies {expected:.1f} (duration {record["duration"]:g} s /'
+                f' clip_len {clip_len:g} s); wrong clip_len or feature file? '
+                f'(length_tolerance={self.length_tolerance})')
+
+    def _negative_index(self, idx: int, vid: str) -> int:
+        """Index of another sample whose video differs from ``vid``."""
+        draw = (np.random.randint if self.neg_query_seed is None else
+                np.random.default_rng((self.neg_query_seed, idx)).integers)
+        num_samples = len(self)
+        # Random probing: a clash (same video) has probability ~ queries per
+        # video / dataset size, so a handful of draws virtually always does.
+        for _ in range(16):
+            candidate = int(draw(num_samples))
+            if self.get_data_info(candidate)['vid'] != vid:
+                return candidate
+        # Tiny or degenerate datasets: scan onwards (init guarantees a hit).
+        for offset in range(1, num_samples):
+            candidate = (idx + offset) % num_samples
+            if self.get_data_info(candidate)['vid'] != vid:
+                return candidate
+        raise DataError(f'{self.ann_file}: no sample with a video other than'
+                        f' {vid!r} for the negative query')
+
+
+@DATASETS.register_module()
+class QVHighlightsDataset(MomentRetrievalDataset):
+    """QVHighlights: 2 s clips, windows + 3-annotator saliency (0..4) in
+    training; the test split has neither (``test_mode=True``)."""
+    METAINFO = dict(dataset_name='qvhighlights')
+    TARGET_KEYS = ('windows', 'saliency_clip_ids')
+
+    def __init__(self, *args, clip_len: Optional[float] = 2.0, **kwargs):
+        super().__init__(*args, clip_len=clip_len, **kwargs)
+
+    def _check_record(self, record: dict, where: str) -> None:
+        super()._check_record(record, where)
+        if self.require_targets and not self.test_mode:
+            for key, name in (('windows', 'relevant_windows'),
+                              ('saliency_clip_ids', 'saliency_scores')):
+                if record[key] is None:
+                    raise DataError(f'{where}: a QVHighlights training '
+                                    f'sample needs `{name}`')
+
+
+@DATASETS.register_module()
+class CharadesSTADataset(MomentRetrievalDataset):
+    """Charades-STA: 1 s clips, one window per query, binary saliency."""
+    METAINFO = dict(dataset_name='charades_sta')
+    TARGET_KEYS = ('windows', )
+
+    def __init__(self, *args, clip_len: Optional[float] = 1.0, **kwargs):
+        super().__init__(*args, clip_len=clip_len, **kwargs)
+
+
+@DATASETS.register_module()
+class TACoSDataset(MomentRetrievalDataset):
+    """TACoS: 2 s clips, one window per query, binary saliency."""
+    METAINFO = dict(dataset_name='tacos')
+    TARGET_KEYS = ('windows', )
+
+    def __init__(self, *args, clip_len: Optional[float] = 2.0, **kwargs):
+        super().__init__(*args, clip_len=clip_len, **kwargs)
+
+
+class _HighlightDataset(MomentRetrievalDataset):
+    """Highlight-only sets: per-segment ``label``, no windows, a ``domain``.
+
+    Their features are extracted one per annotated segment, so the clip
+    length defaults to ``duration / len(label)`` and saliency row i is clip i.
+    The label is needed in every split (evaluation reads it too).
+    """
+    TARGET_KEYS = ('label', )
+
+    def __init__(self, *args, clip_len: Optional[float] = None, **kwargs):
+        super().__init__(*args, clip_len=clip_len, **kwargs)
+
+    def _check_record(self, record: dict, where: str) -> None:
+        super()._check_record(record, where)
+        if record['label'] is None:
+            raise DataError(f'{where}: a {self.metainfo["dataset_name"]} '
+                            f'sample needs `label`')
+
+
+@DATASETS.register_module()
+class TVSumDataset(_HighlightDataset):
+    """TVSum: 20 annotators score every segment 1..5; 10 domains."""
+    METAINFO = dict(dataset_name='tvsum')
+
+
+@DATASETS.register_module()
+class YouTubeHighlightsDataset(_HighlightDataset):
+    """YouTube-Highlights: one 0/1 label per segment; 6 domains."""
+    METAINFO = dict(dataset_name='youtube_highlights')
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _join(root: str, path: str) -> str:
+    return path if not root or osp.isabs(path) else osp.join(root, path)
