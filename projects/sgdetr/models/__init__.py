@@ -1,1 +1,2 @@
-from . import detectors, encoders, heads, layers, losses, task_modules  # noqa: F401
+from . import (detectors, encoders, heads, layers, losses, postprocess,  # noqa: F401
+               task_modules)

@@ -1,0 +1,3 @@
+from .span_atss_head import SpanATSSHead
+
+__all__ = ['SpanATSSHead']

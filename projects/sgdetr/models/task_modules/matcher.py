@@ -1,0 +1,67 @@
+"""Hungarian matching of span predictions to GT spans, for a whole batch."""
+from typing import List, Optional, Sequence
+
+import torch
+from mmengine.structures import InstanceData
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from sgdetr.registry import TASK_UTILS
+
+
+@TASK_UTILS.register_module()
+class SpanHungarianMatcher:
+    """One-to-one assignment minimising the sum of match costs.
+
+    The cost of every (query, GT) pair of the batch is computed at once, as
+    one (B*Q, sum K) matrix; scipy then solves each sample's block.
+
+    Args:
+        match_costs: configs of costs on predictions with ``scores`` (class
+            logits, (N, 1)) and ``spans`` (N, 2) start/end, e.g.
+            ``mmdet.FocalLossCost``, :class:`SpanL1Cost`, :class:`SpanIoUCost`.
+        iou_cost: config of the cost on predicted IoU (``iou_scores``),
+            e.g. :class:`PredictedIoUCost`; applied only when the caller
+            passes ``iou_scores`` (predictions without an IoU head, such as
+            encoder proposals, are matched without it).
+    """
+
+    def __init__(self, match_costs: Sequence[dict],
+                 iou_cost: Optional[dict] = None) -> None:
+        self.match_costs = [TASK_UTILS.build(cfg) for cfg in match_costs]
+        self.iou_cost = TASK_UTILS.build(iou_cost) if iou_cost else None
+
+    @torch.no_grad()
+    def __call__(self, cls_logits: Tensor, spans: Tensor,
+                 gt_spans: List[Tensor],
+                 iou_scores: Optional[Tensor] = None) -> Tensor:
+        """
+        Args:
+            cls_logits: (B, Q) foreground logits.
+            spans: (B, Q, 2) predicted start/end.
+            gt_spans: B tensors (K_b, 2) of GT start/end.
+            iou_scores: optional (B, Q) predicted IoU in [0, 1].
+        Returns:
+            (B, Q) long: index into ``gt_spans[b]`` of each query's GT, -1 for
+            unmatched queries (the format of ``QueryGroup.gt_indices``).
+        """
+        batch_size, num_queries = cls_logits.shape
+        pred = InstanceData(scores=cls_logits.reshape(-1, 1).float(),
+                            spans=spans.reshape(-1, 2).float())
+        gt_all = torch.cat(list(gt_spans)).to(spans).reshape(-1, 2)
+        gt = InstanceData(spans=gt_all.float(),
+                          labels=gt_all.new_zeros(len(gt_all), dtype=torch.long))
+        costs = list(self.match_costs)
+        if iou_scores is not None and self.iou_cost is not None:
+            pred.iou_scores = iou_scores.reshape(-1).float()
+            costs.append(self.iou_cost)
+        cost = sum(c(pred, gt) for c in costs)
+        cost = cost.view(batch_size, num_queries, -1).cpu()
+
+        gt_indices = torch.full((batch_size, num_queries), -1, dtype=torch.long)
+        blocks = cost.split([len(g) for g in gt_spans], dim=-1)
+        for b, block in enumerate(blocks):
+            rows, cols = linear_sum_assignment(block[b].numpy())
+            gt_indices[b, torch.as_tensor(rows, dtype=torch.long)] = \
+                torch.as_tensor(cols, dtype=torch.long)
+        return gt_indices.to(cls_logits.device)
