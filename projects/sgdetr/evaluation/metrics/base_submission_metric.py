@@ -1,0 +1,118 @@
+"""Shared part of the sgdetr metrics: predictions become submission entries
+in ``process``; ``compute_metrics`` dedupes them by qid, writes the
+submission when asked and scores it against the annotation file."""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+from ..submission import (MAX_WINDOWS, dedupe_by_qid, dump_json, load_jsonl,
+                          prediction_to_submission, write_submission)
+
+
+class BaseSubmissionMetric(BaseMetric):
+    """Collects submission entries and scores them.
+
+    Args:
+        ann_file: the split's annotation file (JSON lines).
+        submission_dir: when set, write the submission there (and the full
+            metrics next to it when the split has ground truth).
+        split_name: names the written files.
+        max_windows: predicted windows kept per query (best scores first).
+        match_number: require every qid of ``ann_file`` exactly once (the
+            server's rule).  False scores only the predicted qids, e.g. when
+            validating on a subset.
+        collect_device, prefix, collect_dir: see
+            :class:`mmengine.evaluator.BaseMetric`.  Metric names carry no
+            prefix unless one is given.
+    """
+    # '' (not None) keeps metric names bare without MMEngine's warning
+    default_prefix: Optional[str] = ''
+
+    def __init__(self,
+                 ann_file: str,
+                 submission_dir: Optional[str] = None,
+                 split_name: str = 'val',
+                 max_windows: Optional[int] = MAX_WINDOWS,
+                 match_number: bool = True,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 collect_dir: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix,
+                         collect_dir=collect_dir)
+        self.ann_file = ann_file
+        self.submission_dir = submission_dir
+        self.split_name = split_name
+        self.max_windows = max_windows
+        self.match_number = match_number
+        self._annotations: Optional[List[dict]] = None
+
+    # names of the files written into submission_dir
+    @property
+    def submission_file(self) -> str:
+        return f'{self.split_name}_submission.jsonl'
+
+    @property
+    def metrics_file(self) -> str:
+        return self.submission_file.replace('.jsonl', '_metrics.json')
+
+    @property
+    def annotations(self) -> List[dict]:
+        if self._annotations is None:
+            self._annotations = load_jsonl(self.ann_file)
+        return self._annotations
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        """Turn each predicted sample into a submission entry."""
+        for sample in data_samples:
+            self.results.append(prediction_to_submission(sample, self.max_windows))
+
+    def results_to_submission(self, results: Sequence[dict]) -> List[dict]:
+        """Gathered entries -> one entry per qid (first kept), restricted to
+        the annotated qids unless ``match_number``."""
+        entries = dedupe_by_qid(results)
+        if not self.match_number:
+            annotated = {a['qid'] for a in self.annotations}
+            entries = [e for e in entries if e['qid'] in annotated]
+        return entries
+
+    def _split_annotations(self, entries: Sequence[dict]) -> List[dict]:
+        """The annotations scored: all of them, or the predicted qids only."""
+        if self.match_number:
+            return self.annotations
+        predicted = {e['qid'] for e in entries}
+        return [a for a in self.annotations if a['qid'] in predicted]
+
+    def write(self, entries: Sequence[dict],
+              metrics: Optional[dict] = None) -> None:
+        """Write the submission (and the metrics) into ``submission_dir``."""
+        if not self.submission_dir:
+            return
+        path = osp.join(self.submission_dir, self.submission_file)
+        write_submission(entries, path, self._split_annotations(entries),
+                         max_windows=self.max_windows, check=self.match_number)
+        print_log(f'submission of {len(entries)} queries written to {path}',
+                  logger='current')
+        if metrics is not None:
+            dump_json(metrics, osp.join(self.submission_dir, self.metrics_file))
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        entries = self.results_to_submission(results)
+        if not entries:
+            raise ValueError(f'{type(self).__name__}: no prediction to evaluate')
+        if not self.has_ground_truth():
+            self.write(entries)
+            print_log(f'{self.ann_file} has no ground truth: submission '
+                      'written, nothing scored', logger='current')
+            return {}
+        full, flat = self.score(entries, self._split_annotations(entries))
+        self.write(entries, full)
+        return flat
+
+    def has_ground_truth(self) -> bool:
+        raise NotImplementedError
+
+    def score(self, entries: List[dict], annotations: List[dict]):
+        """Returns (full metrics to save, flat dict to log)."""
+        raise NotImplementedError

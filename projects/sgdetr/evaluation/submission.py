@@ -1,0 +1,316 @@
+"""Submission files in the QVHighlights server format, and the file I/O of
+the evaluation (JSON lines with precise error messages, atomic writes).
+
+One JSON line per query::
+
+    {"qid": 2579, "query": "...", "vid": "...",
+     "pred_relevant_windows": [[start_s, end_s, score], ...],
+     "pred_saliency_scores": [s_0, ..., s_{L-1}]}
+
+Windows are in seconds, clipped to [0, duration], sorted by decreasing score,
+at most 10 unless asked otherwise.  The server expects
+``hl_val_submission.jsonl`` and ``hl_test_submission.jsonl`` zipped together.
+Numbers are written with Python's shortest round-trip repr, so the file
+scores exactly as the predictions it came from.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+import zipfile
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+SUBMISSION_FILES = {'val': 'hl_val_submission.jsonl',
+                    'test': 'hl_test_submission.jsonl'}
+SUBMISSION_ZIP = 'submission.zip'
+MAX_WINDOWS = 10
+
+
+class SubmissionError(ValueError):
+    """A submission or annotation file that cannot be scored as it is."""
+
+
+# --------------------------------------------------------------------------
+# file I/O
+
+
+def load_jsonl(path: str) -> List[dict]:
+    """Read a JSON-lines file of objects (blank lines are skipped).
+
+    Raises:
+        SubmissionError: unreadable file, or a line that is not a JSON
+            object; the message names ``path:line``.
+    """
+    try:
+        handle = open(path, encoding='utf-8')
+    except OSError as error:
+        raise SubmissionError(f'{path}: cannot read ({error.strerror or error})'
+                              ) from error
+    entries = []
+    with handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SubmissionError(
+                    f'{path}:{line_number}: malformed JSON ({error.msg} at '
+                    f'column {error.colno})') from error
+            if not isinstance(entry, dict) or 'qid' not in entry:
+                raise SubmissionError(f'{path}:{line_number}: expected a JSON '
+                                      'object with a "qid"')
+            entries.append(entry)
+    return entries
+
+
+def _atomic_write(text: str, path: str) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one,
+    never a partial one (temporary file in the same folder + os.replace)."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.',
+                                    suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def dump_jsonl(entries: Iterable[dict], path: str) -> None:
+    """Write one JSON object per line, atomically."""
+    _atomic_write(''.join(json.dumps(entry) + '\n' for entry in entries), path)
+
+
+def dump_json(obj: Any, path: str, indent: Optional[int] = 4) -> None:
+    """Write a JSON document atomically (keys in insertion order)."""
+    _atomic_write(json.dumps(obj, indent=indent) + '\n', path)
+
+
+# --------------------------------------------------------------------------
+# building entries
+
+
+def _to_numpy(value) -> np.ndarray:
+    """Tensor / array / list -> float64 numpy array (no torch import needed)."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def format_windows(spans, scores, duration: Optional[float] = None,
+                   max_windows: Optional[int] = MAX_WINDOWS) -> List[List[float]]:
+    """Windows in the submission format.
+
+    Args:
+        spans: (M, 2) [start, end] seconds.  scores: (M,).
+        duration: clip windows to [0, duration] when given.
+        max_windows: keep the best ones (None: all).
+
+    Returns:
+        ``[[start, end, score], ...]`` sorted by decreasing score (stable:
+        equal scores keep their order).
+    """
+    spans = _to_numpy(spans).reshape(-1, 2)
+    scores = _to_numpy(scores).reshape(-1)
+    if len(spans) != len(scores):
+        raise SubmissionError(f'{len(spans)} spans but {len(scores)} scores')
+    if duration is not None:
+        spans = np.clip(spans, 0.0, float(duration))
+    order = np.argsort(-scores, kind='stable')[:max_windows]
+    return np.concatenate([spans[order], scores[order, None]], axis=1).tolist()
+
+
+def _field(sample, name: str, default=None):
+    """``name`` of a data sample given as a dict or a data element."""
+    if isinstance(sample, dict):
+        return sample.get(name, default)
+    if name in getattr(sample, 'metainfo', {}):
+        return sample.metainfo[name]
+    return getattr(sample, name, default)
+
+
+def prediction_to_submission(sample, max_windows: Optional[int] = MAX_WINDOWS
+                             ) -> Dict[str, Any]:
+    """One predicted data sample -> one submission entry.
+
+    Args:
+        sample: a ``MomentDataSample`` or its ``to_dict()`` (what MMEngine
+            hands to metrics): metainfo ``qid, vid, query, duration``,
+            ``pred_instances.spans`` (M, 2) seconds + ``.scores`` (M,) and/or
+            ``pred_saliency`` (L,).
+        max_windows: windows kept (best scores first).
+
+    Returns:
+        ``{qid, query, vid[, pred_relevant_windows][, pred_saliency_scores]}``.
+    """
+    qid = _field(sample, 'qid')
+    if qid is None:
+        raise SubmissionError('a predicted sample has no "qid" in its metainfo')
+    entry = {'qid': qid, 'query': _field(sample, 'query'),
+             'vid': _field(sample, 'vid')}
+    instances = _field(sample, 'pred_instances')
+    if instances is not None:
+        spans = _field(instances, 'spans')
+        scores = _field(instances, 'scores')
+        if spans is not None and scores is not None:
+            entry['pred_relevant_windows'] = format_windows(
+                spans, scores, _field(sample, 'duration'), max_windows)
+    saliency = _field(sample, 'pred_saliency')
+    if saliency is not None:
+        entry['pred_saliency_scores'] = _to_numpy(saliency).reshape(-1).tolist()
+    return entry
+
+
+def dedupe_by_qid(entries: Iterable[dict]) -> List[dict]:
+    """Keep the first entry of every qid (distributed samplers pad the last
+    batch with repeated samples, so gathered results may repeat a query)."""
+    kept = {}
+    for entry in entries:
+        kept.setdefault(entry['qid'], entry)
+    return list(kept.values())
+
+
+def samples_to_submission(samples: Iterable, max_windows: Optional[int] = MAX_WINDOWS
+                          ) -> List[dict]:
+    """Predicted data samples -> submission entries, one per qid."""
+    return dedupe_by_qid(prediction_to_submission(sample, max_windows)
+                         for sample in samples)
+
+
+# --------------------------------------------------------------------------
+# checking and writing
+
+
+def check_submission_qids(entries: Sequence[dict],
+                          expected_qids: Iterable) -> None:
+    """Every expected qid present exactly once, and nothing else.
+
+    Raises:
+        SubmissionError: listing missing, duplicate and unknown qids.
+    """
+    expected = list(expected_qids)
+    expected_set = set(expected)
+    seen, duplicates = set(), []
+    for entry in entries:
+        if entry['qid'] in seen:
+            duplicates.append(entry['qid'])
+        seen.add(entry['qid'])
+    missing = [qid for qid in expected if qid not in seen]
+    unknown = [qid for qid in seen if qid not in expected_set]
+    problems = []
+    for label, qids in (('missing', missing), ('duplicate', duplicates),
+                        ('not in the split', unknown)):
+        if qids:
+            shown = ', '.join(map(repr, qids[:20]))
+            more = f' ... (+{len(qids) - 20})' if len(qids) > 20 else ''
+            problems.append(f'{len(qids)} {label}: [{shown}{more}]')
+    if problems:
+        raise SubmissionError(f'the submission does not cover the split '
+                              f'({len(expected)} queries) exactly once: '
+                              + '; '.join(problems))
+
+
+def normalize_entry(entry: dict, annotation: Optional[dict] = None,
+                    max_windows: Optional[int] = MAX_WINDOWS) -> dict:
+    """An entry in the official layout: official keys only, windows sorted by
+    score, at most ``max_windows``, clipped to the annotated duration when
+    ``annotation`` is given (which also fills a missing query / vid)."""
+    annotation = annotation or {}
+    out = {'qid': entry['qid'],
+           'query': entry.get('query', annotation.get('query')),
+           'vid': entry.get('vid', annotation.get('vid'))}
+    if entry.get('pred_relevant_windows') is not None:
+        windows = entry['pred_relevant_windows']
+        array = _to_numpy(windows) if len(windows) else np.zeros((0, 3))
+        if array.ndim != 2 or array.shape[1] < 3:
+            raise SubmissionError(f'qid {entry["qid"]!r}: windows must be '
+                                  '[start, end, score] lists')
+        out['pred_relevant_windows'] = format_windows(
+            array[:, :2], array[:, 2], annotation.get('duration'), max_windows)
+    if entry.get('pred_saliency_scores') is not None:
+        out['pred_saliency_scores'] = _to_numpy(
+            entry['pred_saliency_scores']).reshape(-1).tolist()
+    return out
+
+
+def write_submission(entries: Sequence[dict], path: str,
+                     annotations: Union[None, str, Sequence[dict]] = None,
+                     max_windows: Optional[int] = MAX_WINDOWS,
+                     check: bool = True) -> List[dict]:
+    """Normalise and write a submission file atomically.
+
+    Args:
+        entries: submission entries (or anything :func:`normalize_entry`
+            accepts).
+        path: the ``.jsonl`` to write.
+        annotations: the split's annotation file or its entries; used to
+            clip windows to each video's duration and, with ``check``, to
+            require every qid of the split exactly once.
+        max_windows: windows per query (None: all).
+        check: verify the qids against ``annotations``.
+
+    Returns:
+        The entries as written.
+    """
+    if isinstance(annotations, str):
+        annotations = load_jsonl(annotations)
+    by_qid = {a['qid']: a for a in annotations} if annotations is not None else {}
+    if check and annotations is not None:
+        check_submission_qids(entries, (a['qid'] for a in annotations))
+    normalized = [normalize_entry(entry, by_qid.get(entry['qid']), max_windows)
+                  for entry in entries]
+    dump_jsonl(normalized, path)
+    return normalized
+
+
+def zip_submission(submission_dir: str, zip_path: Optional[str] = None,
+                   files: Sequence[str] = tuple(SUBMISSION_FILES.values())) -> str:
+    """Zip the val and test submission files for the server, atomically.
+
+    Args:
+        submission_dir: folder holding ``hl_val_submission.jsonl`` and
+            ``hl_test_submission.jsonl``.
+        zip_path: output (default ``submission_dir/submission.zip``).
+        files: the file names to pack (at the archive root).
+
+    Returns:
+        The path of the zip.
+    """
+    zip_path = zip_path or osp.join(submission_dir, SUBMISSION_ZIP)
+    missing = [name for name in files
+               if not osp.isfile(osp.join(submission_dir, name))]
+    if missing:
+        raise SubmissionError(f'{submission_dir}: cannot zip the submission, '
+                              f'missing {missing}')
+    directory = osp.dirname(osp.abspath(zip_path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=directory, suffix='.zip.tmp')
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp_path, 'w', compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in files:
+                archive.write(osp.join(submission_dir, name), arcname=name)
+        os.replace(tmp_path, zip_path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    return zip_path
+
+
+__all__ = [
+    'SubmissionError', 'load_jsonl', 'dump_jsonl', 'dump_json',
+    'format_windows', 'prediction_to_submission', 'samples_to_submission',
+    'dedupe_by_qid', 'check_submission_qids', 'normalize_entry',
+    'write_submission', 'zip_submission', 'SUBMISSION_FILES', 'SUBMISSION_ZIP',
+    'MAX_WINDOWS'
+]

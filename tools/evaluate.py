@@ -1,0 +1,86 @@
+"""Score a prediction file against an annotation file.
+
+    python tools/evaluate.py --pred hl_val_submission.jsonl \
+        --gt highlight_val_release.jsonl --out metrics.json
+
+QVHighlights scores equal those of the official server; Charades-STA and
+TACoS give R@k at IoU 0.3/0.5/0.7 and mIoU; YouTube-Highlights and TVSum give
+mAP per domain.  The main numbers are printed as a table; the full metrics are
+written as JSON (atomically) to ``--out``.
+"""
+import argparse
+import sys
+
+from sgdetr.evaluation.functional import (eval_moment_recall,
+                                          eval_qvhighlights, eval_tvsum,
+                                          eval_youtube_highlights)
+from sgdetr.evaluation.submission import SubmissionError, dump_json, load_jsonl
+
+DATASETS = ('qvhighlights', 'charades', 'tacos', 'youtube', 'tvsum')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Score predictions (submission JSON lines) against '
+        'ground-truth annotations.')
+    parser.add_argument('--pred', required=True,
+                        help='predictions, one JSON object per line')
+    parser.add_argument('--gt', required=True,
+                        help='annotation file of the split (JSON lines)')
+    parser.add_argument('--dataset', choices=DATASETS, default='qvhighlights',
+                        help='metric family (default: qvhighlights)')
+    parser.add_argument('--out', help='write the full metrics JSON here')
+    parser.add_argument('--partial', action='store_true',
+                        help='score only the qids present in both files '
+                        '(default: the files must have the same qids)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print per-range counts and timings')
+    return parser.parse_args(argv)
+
+
+def evaluate(submission, ground_truth, dataset: str, match_number: bool = True,
+             verbose: bool = False):
+    """Returns (full metrics, brief flat metrics) for ``dataset``."""
+    if dataset == 'qvhighlights':
+        full = eval_qvhighlights(submission, ground_truth, verbose=verbose,
+                                 match_number=match_number)
+        return full, full['brief']
+    if dataset in ('charades', 'tacos'):
+        full = eval_moment_recall(submission, ground_truth, match_number=match_number)
+    elif dataset == 'youtube':
+        full = eval_youtube_highlights(submission, ground_truth, match_number=match_number)
+    else:
+        full = eval_tvsum(submission, ground_truth, match_number=match_number)
+    return full, full
+
+
+def format_table(metrics: dict) -> str:
+    """Two aligned columns: metric name, value."""
+    width = max(map(len, metrics), default=0)
+    lines = [f'{"metric":<{width}}  value', f'{"-" * width}  ------']
+    lines += [f'{name:<{width}}  {value:6.2f}' for name, value in metrics.items()]
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        submission = load_jsonl(args.pred)
+        ground_truth = load_jsonl(args.gt)
+        full, brief = evaluate(submission, ground_truth, args.dataset,
+                               match_number=not args.partial,
+                               verbose=args.verbose)
+    except (SubmissionError, ValueError, KeyError, TypeError) as error:
+        detail = (f'an entry of {args.pred} or {args.gt} lacks the key {error}'
+                  if isinstance(error, KeyError) else error)
+        print(f'error: {detail}', file=sys.stderr)
+        return 1
+    print(format_table(brief))
+    if args.out:
+        dump_json(full, args.out)
+        print(f'full metrics written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
