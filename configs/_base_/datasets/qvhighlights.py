@@ -84,4 +84,5 @@ val_evaluator = dict(
     ann_file=data_root + 'annotations/highlight_val_release.jsonl')
 test_evaluator = dict(
     type='QVHighlightsMetric',
+    split_name='test',
     ann_file=data_root + 'annotations/highlight_test_release.jsonl')

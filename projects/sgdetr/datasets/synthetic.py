@@ -252,7 +252,10 @@ def _write_video(rng, vid, queries, qid_order, query_embed, query_topic,
                    for _ in range(int(rng.integers(0, 3)) if same_topic.size
                                   else 0)]
     moments = first + extra + distractors
-    segments = _place_segments(rng, num_clips, [n for _, n in moments])
+    # Moments stay within the whole clips: the official QVHighlights
+    # evaluation has int(duration / clip_len) clips per video.
+    segments = _place_segments(rng, int(duration // clip_len),
+                               [n for _, n in moments])
     owners = [owner for owner, _ in moments]
     if any(segment is None for segment in segments[:len(first)]):
         raise RuntimeError(f'{vid}: no room for a window of every query')

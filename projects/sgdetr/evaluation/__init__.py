@@ -6,11 +6,12 @@ from .metrics import (HighlightMAPMetric, MomentRecallMetric,
                       QVHighlightsMetric)
 from .submission import (load_jsonl, prediction_to_submission,
                          samples_to_submission, write_submission,
-                         zip_submission)
+                         zip_submission, zip_submission_if_complete)
 
 __all__ = [
     'eval_qvhighlights', 'eval_moment_recall', 'eval_youtube_highlights',
     'eval_tvsum', 'QVHighlightsMetric', 'MomentRecallMetric',
     'HighlightMAPMetric', 'load_jsonl', 'prediction_to_submission',
-    'samples_to_submission', 'write_submission', 'zip_submission'
+    'samples_to_submission', 'write_submission', 'zip_submission',
+    'zip_submission_if_complete'
 ]

@@ -314,3 +314,12 @@ __all__ = [
     'write_submission', 'zip_submission', 'SUBMISSION_FILES', 'SUBMISSION_ZIP',
     'MAX_WINDOWS'
 ]
+
+
+def zip_submission_if_complete(submission_dir: str) -> Optional[str]:
+    """Zip the server submission when both the val and the test files exist
+    (e.g. after ``tools/test.py --split val`` and ``--split test``); else None."""
+    if all(osp.isfile(osp.join(submission_dir, name))
+           for name in SUBMISSION_FILES.values()):
+        return zip_submission(submission_dir)
+    return None

@@ -1,3 +1,4 @@
+from .sgdetr import SGDETR
 from .zero_shot import ZeroShotSaliency
 
-__all__ = ['ZeroShotSaliency']
+__all__ = ['SGDETR', 'ZeroShotSaliency']
