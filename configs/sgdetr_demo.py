@@ -9,10 +9,17 @@ text_dim = 256
 hidden_dim = 128
 max_epochs = 30
 
+ffn_dim = 256
 model = dict(
-    encoder=dict(video_dim=video_dim, text_dim=text_dim, embed_dims=hidden_dim),
-    detr_head=dict(hidden_dim=hidden_dim),
-    atss_head=dict(in_channels=hidden_dim, feat_channels=hidden_dim))
+    encoder=dict(video_dim=video_dim, text_dim=text_dim, embed_dims=hidden_dim,
+                 cross_encoder=dict(feedforward_dims=ffn_dim),
+                 context_encoder=dict(feedforward_dims=ffn_dim)),
+    detr_head=dict(hidden_dim=hidden_dim, ffn_dim=ffn_dim,
+                   denoising=dict(num_groups=2)),
+    atss_head=dict(in_channels=hidden_dim, feat_channels=hidden_dim,
+                   max_positive_queries=16),
+    # the cheap (local-only) negative-pair path: one encoder pass per step
+    neg_pair_global=False)
 
 _features = dict(data_root=data_root, video_feat_dirs=['features/video'],
                  text_feat_dir='features/text', video_dim=video_dim, text_dim=text_dim,
