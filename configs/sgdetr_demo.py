@@ -7,7 +7,7 @@ data_root = 'data/synthetic/'
 video_dim = 256
 text_dim = 256
 hidden_dim = 128
-max_epochs = 30
+max_epochs = 16
 
 ffn_dim = 256
 model = dict(
@@ -31,12 +31,12 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=_feature
 val_evaluator = dict(ann_file=data_root + 'annotations/highlight_val_release.jsonl')
 test_evaluator = dict(ann_file=data_root + 'annotations/highlight_test_release.jsonl')
 
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=8)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=45),
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs,
-         milestones=[20, 25], gamma=0.5),
+         milestones=[12, 14], gamma=0.5),
 ]
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=10, save_best='MR-full-mAP'))
+                     checkpoint=dict(interval=8, save_best='MR-full-mAP'))

@@ -60,9 +60,9 @@ def evaluate(cfg, submission_dir, checkpoint=None):
     cfg.val_evaluator.submission_dir = submission_dir
     cfg.test_evaluator.submission_dir = submission_dir
     cfg.load_from = checkpoint
+    # Only evaluating: the checkpoint hook (save_best) needs a training run.
+    cfg.default_hooks.checkpoint = None
     runner = Runner.from_cfg(cfg)
-    if checkpoint is not None:
-        runner.load_checkpoint(checkpoint)
     val_metrics = runner.val()
     runner.test()
     return val_metrics

@@ -95,7 +95,7 @@ def test_demo_size_is_fast(demo_root):
 
 def test_zero_shot_cosine_is_informative_but_imperfect(demo_root):
     root, _ = demo_root
-    hd_ap, hit, window_ap, learned_ap = [], [], [], []
+    hd_ap, hit, window_ap = [], [], []
     for line in read_split(root, 'val'):
         video = np.load(root / 'features' / 'video' /
                         f'{line["vid"]}.npz')['features']
@@ -144,3 +144,11 @@ def test_command_line_tool(tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'highlight_train_release.jsonl: 4 queries' in result.stdout
     assert len(read_split(tmp_path, 'val')) == 2
+
+
+def test_windows_cover_every_length_range(demo_root):
+    root, _ = demo_root
+    lengths = np.array([end - start for line in read_split(root, 'val')
+                        for start, end in line['relevant_windows']])
+    assert (lengths <= 10).any() and ((lengths > 10) & (lengths <= 30)).any()
+    assert (lengths > 30).any()

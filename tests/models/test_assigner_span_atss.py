@@ -10,7 +10,7 @@ from mmdet.models.task_modules.assigners.atss_assigner import \
 from sgdetr.models.heads.atss.atss_targets import assign_anchors
 from sgdetr.models.heads.atss.span_anchors import clip_anchors
 from sgdetr.models.task_modules.span_atss_assigner import SpanATSSAssigner
-from sgdetr.models.task_modules.span_lifting import lift_spans
+from sgdetr.structures import lift_spans
 from sgdetr.models.task_modules.span_overlaps import SpanOverlaps1D
 from sgdetr.registry import TASK_UTILS
 from sgdetr.structures.spans import span_giou, span_iou

@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from sgdetr.models.heads.atss import SpanATSSHead
+from sgdetr.models.heads.atss import SpanATSSHead  # noqa: F401  (registers it)
 from sgdetr.models.heads.atss.atss_targets import centerness_target
 from sgdetr.models.heads.atss.masked_conv_tower import MaskedGroupNorm1d
 from sgdetr.models.heads.atss.positive_queries import positive_anchor_group
 from sgdetr.models.heads.atss.span_anchors import clip_anchors
 from sgdetr.models.layers.query_group import QueryGroup
-from sgdetr.models.task_modules.span_lifting import lift_spans
+from sgdetr.structures import lift_spans
 from sgdetr.registry import MODELS
 from sgdetr.structures.spans import span_giou, span_iou
 

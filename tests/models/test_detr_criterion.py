@@ -2,7 +2,8 @@ import math
 
 import torch
 
-from sgdetr.models.heads.detr import SpanQueryCriterion, spans_as_boxes
+from sgdetr.models.heads.detr import SpanQueryCriterion
+from sgdetr.structures import lift_spans
 
 LOSSES = dict(
     loss_cls=dict(type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25,
@@ -72,5 +73,5 @@ def test_background_only_and_no_iou_head():
 
 
 def test_unit_height_boxes_keep_span_iou():
-    boxes = spans_as_boxes(torch.tensor([[0.1, 0.4]]))
+    boxes = lift_spans(torch.tensor([[0.1, 0.4]]))
     assert torch.allclose(boxes, torch.tensor([[0.1, 0.0, 0.4, 1.0]]))

@@ -1,5 +1,4 @@
 import torch
-from mmengine.structures import InstanceData
 
 from sgdetr.models.detectors import ZeroShotSaliency
 from sgdetr.models.detectors.span_postprocess import runs_above_thresholds

@@ -7,6 +7,8 @@ from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
                              QVHighlightsDataset, TACoSDataset, TVSumDataset,
                              YouTubeHighlightsDataset)
 from .synthetic import make_synthetic_dataset
+from .intervid_mr import (build_intervid_mr, clip_caption_similarity, relabel_moment,
+                          saliency_grades, similarity_threshold)
 from .transforms import (BuildMomentTargets, PackMomentInputs,
                          binary_saliency_from_windows, sample_rank_clips)
 
@@ -17,5 +19,6 @@ __all__ = [
     'BuildMomentTargets', 'PackMomentInputs', 'FeatureStore',
     'read_npz_array', 'l2_normalize', 'read_jsonl', 'parse_annotation',
     'binary_saliency_from_windows', 'sample_rank_clips',
-    'make_synthetic_dataset'
+    'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',
+    'relabel_moment', 'saliency_grades', 'similarity_threshold'
 ]

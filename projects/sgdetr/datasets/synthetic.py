@@ -238,7 +238,9 @@ def _write_video(rng, vid, queries, qid_order, query_embed, query_topic,
     # Moments: the first window of every query, then the other windows,
     # then distractors, so that every query surely gets a window.  Lengths
     # are capped so that short videos hosting several queries still fit.
-    longest = max(2, min(12, num_clips // (3 * len(queries))))
+    # Up to 20 clips (40 s): the QVHighlights short / middle / long ranges
+    # (<= 10 s, 10-30 s, > 30 s) all occur.
+    longest = max(2, min(20, num_clips // (3 * len(queries))))
     first, extra = [], []
     for query in queries:
         for k in range(int(rng.choice([1, 2, 3], p=[.5, .3, .2]))):

@@ -22,6 +22,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from sgdetr.engine.atomic_local_backend import atomic_write_text
+
 SUBMISSION_FILES = {'val': 'hl_val_submission.jsonl',
                     'test': 'hl_test_submission.jsonl'}
 SUBMISSION_ZIP = 'submission.zip'
@@ -66,33 +68,14 @@ def load_jsonl(path: str) -> List[dict]:
     return entries
 
 
-def _atomic_write(text: str, path: str) -> None:
-    """Write ``text`` so that readers see the old file or the whole new one,
-    never a partial one (temporary file in the same folder + os.replace)."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.',
-                                    suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def dump_jsonl(entries: Iterable[dict], path: str) -> None:
     """Write one JSON object per line, atomically."""
-    _atomic_write(''.join(json.dumps(entry) + '\n' for entry in entries), path)
+    atomic_write_text(''.join(json.dumps(entry) + '\n' for entry in entries), path)
 
 
 def dump_json(obj: Any, path: str, indent: Optional[int] = 4) -> None:
     """Write a JSON document atomically (keys in insertion order)."""
-    _atomic_write(json.dumps(obj, indent=indent) + '\n', path)
+    atomic_write_text(json.dumps(obj, indent=indent) + '\n', path)
 
 
 # --------------------------------------------------------------------------

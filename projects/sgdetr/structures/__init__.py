@@ -1,5 +1,6 @@
 from .moment_data_sample import MomentDataSample
-from .spans import span_cxw_to_xx, span_giou, span_iou, span_xx_to_cxw
+from .spans import (drop_height, lift_spans, span_cxw_to_xx, span_giou, span_iou,
+                    span_xx_to_cxw)
 
 __all__ = ['MomentDataSample', 'span_cxw_to_xx', 'span_xx_to_cxw', 'span_iou',
-           'span_giou']
+           'span_giou', 'lift_spans', 'drop_height']

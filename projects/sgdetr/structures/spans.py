@@ -46,3 +46,19 @@ def _iou_giou(spans1, spans2, aligned, eps):
     union = (e1 - s1) + (e2 - s2) - inter
     enclose = torch.maximum(e1, e2) - torch.minimum(s1, s2)
     return inter / union.clamp(min=eps), union, enclose
+
+
+def lift_spans(spans: Tensor) -> Tensor:
+    """(..., 2) start/end spans -> (..., 4) boxes ``(start, 0, end, 1)``.
+
+    Unit-height boxes have exactly the 1D IoU / GIoU and centre distances of
+    their spans, so MMDetection's box losses, coders and assigners apply.
+    """
+    start, end = spans.unbind(-1)
+    zeros = torch.zeros_like(start)
+    return torch.stack((start, zeros, end, zeros + 1), dim=-1)
+
+
+def drop_height(boxes: Tensor) -> Tensor:
+    """(..., 4+) boxes ``(x1, y1, x2, y2, ...)`` -> (..., 2) spans ``(x1, x2)``."""
+    return boxes[..., 0:3:2]

@@ -1,11 +1,11 @@
 """QVHighlights metric: the official evaluation inside MMEngine's loops."""
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mmengine.logging import print_log
 
 from ...registry import METRICS
 from ..functional import eval_qvhighlights
-from ..submission import MAX_WINDOWS, SUBMISSION_FILES
+from ..submission import SUBMISSION_FILES
 from .base_submission_metric import BaseSubmissionMetric
 
 
@@ -28,18 +28,6 @@ class QVHighlightsMetric(BaseSubmissionMetric):
         submission_dir, split_name, match_number, collect_device, prefix,
             collect_dir: see :class:`BaseSubmissionMetric`.
     """
-
-    def __init__(self,
-                 ann_file: str,
-                 submission_dir: Optional[str] = None,
-                 split_name: str = 'val',
-                 max_windows: Optional[int] = MAX_WINDOWS,
-                 match_number: bool = True,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
-        super().__init__(ann_file, submission_dir, split_name, max_windows,
-                         match_number, collect_device, prefix, collect_dir)
 
     @property
     def submission_file(self) -> str:

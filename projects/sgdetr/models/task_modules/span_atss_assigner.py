@@ -7,7 +7,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
-from .span_lifting import lift_spans
+from sgdetr.structures import lift_spans
 
 
 @TASK_UTILS.register_module()
@@ -21,7 +21,7 @@ class SpanATSSAssigner:
     anchor claimed by several GTs goes to the one it overlaps most.
 
     MMDetection's ``ATSSAssigner`` does the work on unit-height lifted spans
-    (see ``span_lifting``), for which 2D IoU and centre distances are the 1D
+    (see ``sgdetr.structures.lift_spans``), for which 2D IoU and centre distances are the 1D
     ones exactly; IoUs come from the registered ``SpanOverlaps1D``.
 
     Args:

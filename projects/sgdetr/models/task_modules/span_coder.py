@@ -6,7 +6,7 @@ from mmdet.models.task_modules import DeltaXYWHBBoxCoder
 from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
-from .span_lifting import drop_height, lift_spans
+from sgdetr.structures import drop_height, lift_spans
 
 
 @TASK_UTILS.register_module()

@@ -3,7 +3,7 @@ from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
 from sgdetr.structures.spans import span_giou, span_iou
-from .span_lifting import drop_height
+from sgdetr.structures import drop_height
 
 
 @TASK_UTILS.register_module()

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule, bias_init_with_prob
 from torch import Tensor, nn
 
 from sgdetr.models.layers.query_group import QueryGroup
-from sgdetr.models.task_modules.span_lifting import lift_spans
+from sgdetr.structures import lift_spans
 from sgdetr.registry import MODELS, TASK_UTILS
 from sgdetr.structures.spans import span_iou, span_xx_to_cxw
 from .atss_targets import (assign_anchors, centerness_target,

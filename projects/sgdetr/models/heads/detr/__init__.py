@@ -1,5 +1,5 @@
 from .attention_mask import group_attention_mask
-from .criterion import SpanQueryCriterion, spans_as_boxes
+from .criterion import SpanQueryCriterion
 from .decoder import SpanDecoder, SpanDecoderLayer, span_sine_embedding
 from .denoising import SpanDenoisingGenerator
 from .query_selection import SpanQuerySelector
@@ -8,5 +8,5 @@ from .span_dino_head import SpanDINOHead
 __all__ = [
     'SpanDINOHead', 'SpanQuerySelector', 'SpanDenoisingGenerator', 'SpanDecoder',
     'SpanDecoderLayer', 'SpanQueryCriterion', 'group_attention_mask',
-    'span_sine_embedding', 'spans_as_boxes'
+    'span_sine_embedding'
 ]

@@ -1,23 +1,12 @@
 """Moment-retrieval losses of decoder queries whose targets are known."""
 from typing import Dict, List, Optional
 
-import torch
 from mmdet.utils import reduce_mean
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from sgdetr.registry import MODELS
-from sgdetr.structures import span_cxw_to_xx, span_iou, span_xx_to_cxw
-
-
-def spans_as_boxes(spans: Tensor) -> Tensor:
-    """(N, 2) start/end -> (N, 4) boxes (start, 0, end, 1).
-
-    Unit-height boxes have exactly the 1D IoU and GIoU of their spans, so
-    MMDetection's box IoU losses apply to spans unchanged.
-    """
-    start, end = spans.unbind(-1)
-    return torch.stack((start, torch.zeros_like(start), end, torch.ones_like(end)), -1)
+from sgdetr.structures import lift_spans, span_cxw_to_xx, span_iou, span_xx_to_cxw
 
 
 class SpanQueryCriterion(nn.Module):
@@ -83,7 +72,7 @@ class SpanQueryCriterion(nn.Module):
         losses['loss_span_l1'] = self.loss_span_l1(
             pred_cxw, span_xx_to_cxw(target_xx), avg_factor=num_pos)
         losses['loss_giou'] = self.loss_giou(
-            spans_as_boxes(pred_xx), spans_as_boxes(target_xx), avg_factor=num_pos)
+            lift_spans(pred_xx), lift_spans(target_xx), avg_factor=num_pos)
         if self.loss_iou is not None and iou_logits is not None:
             iou_target = span_iou(pred_xx.detach(), target_xx, aligned=True)
             losses['loss_iou'] = self.loss_iou(
