@@ -15,7 +15,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
 
 import sgdetr  # noqa: F401  (registers every component)
-from sgdetr.apis import load_tool_config
+from sgdetr.apis import load_tool_config, prepare_distributed
 
 
 def parse_args(argv=None):
@@ -68,7 +68,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = Runner.from_cfg(build_config(args))
+    runner = Runner.from_cfg(prepare_distributed(build_config(args), inference_only=True))
     metrics = runner.test()
     if args.submission_dir is not None:
         from sgdetr.evaluation import zip_submission_if_complete

@@ -1,4 +1,5 @@
 from .predictor import MomentPredictor
-from .runtime import load_tool_config, use_cpu_collectives
+from .runtime import load_tool_config, prepare_distributed, use_cpu_collectives
 
-__all__ = ['MomentPredictor', 'load_tool_config', 'use_cpu_collectives']
+__all__ = ['MomentPredictor', 'load_tool_config', 'prepare_distributed',
+           'use_cpu_collectives']

@@ -13,6 +13,28 @@ def use_cpu_collectives(cfg: Config) -> Config:
     return cfg
 
 
+def prepare_distributed(cfg: Config, inference_only: bool = False) -> Config:
+    """Make ``--launcher pytorch`` work on CPU-only machines and for inference.
+
+    MMEngine's process-group setup calls ``torch.cuda.set_device`` and wraps
+    the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail without a GPU.
+    On such a machine the gloo group is set up here first (MMEngine then keeps
+    it) and DDP gets ``device_ids=None``. For inference no gradient is synced,
+    so sub-modules are wrapped separately, which parameter-free models (that
+    plain DDP refuses) also pass through.
+    """
+    if cfg.get('launcher', 'none') == 'none':
+        return cfg
+    if inference_only:
+        cfg.model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel')
+    if not torch.cuda.is_available():
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend='gloo')
+        cfg.setdefault('model_wrapper_cfg', dict(type='MMDistributedDataParallel'))
+        cfg.model_wrapper_cfg['device_ids'] = None
+    return cfg
+
+
 def load_tool_config(path: str, launcher: str = 'none',
                      cfg_options: Optional[dict] = None,
                      work_dir: Optional[str] = None) -> Config:

@@ -75,6 +75,13 @@ class SGDETR(BaseModel):
         raise ValueError(f'unknown mode {mode!r}')
 
     def encode(self, inputs: dict) -> Dict[str, Tensor]:
+        for key, expected in (('video', self.encoder.video_dim),
+                              ('text', self.encoder.text_dim)):
+            if inputs[key].shape[-1] != expected:
+                raise ValueError(
+                    f'{key} features have dim {inputs[key].shape[-1]} but the model '
+                    f'was built for model.encoder.{key}_dim={expected}: set `{key}_dim` '
+                    'once at the top of the config so the dataset and the model agree')
         return self.encoder(inputs['video'], inputs['video_mask'], inputs['text'],
                             inputs['text_mask'])
 
@@ -113,7 +120,10 @@ class SGDETR(BaseModel):
                                                 inputs['neg_text_mask'],
                                                 with_global=self.neg_pair_global)
         losses = {}
-        for name in ('local', 'global'):
+        # Without the global saliency module S_global is S_local: scoring it
+        # twice would double the weight of the highlight losses.
+        names = ('local', 'global') if self.encoder.global_saliency.enabled else ('local',)
+        for name in names:
             losses.update(self.saliency_loss(
                 enc[f'saliency_{name}'], mask, gt_saliency,
                 neg_saliency=neg.get(f'saliency_{name}'), positive_mask=in_moment,

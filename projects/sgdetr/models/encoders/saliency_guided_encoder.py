@@ -78,6 +78,7 @@ class SaliencyGuidedEncoder(nn.Module):
         assert saliency_space == 'projected' or video_dim == text_dim, \
             "saliency_space='raw' needs video_dim == text_dim"
         self.saliency_space = saliency_space
+        self.video_dim, self.text_dim = video_dim, text_dim
         self.embed_dims = embed_dims
         cfg = {name: _merge(DEFAULTS[name], module_cfgs[name]) for name in DEFAULTS}
         build = MODELS.build

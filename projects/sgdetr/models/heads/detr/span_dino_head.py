@@ -86,7 +86,10 @@ class SpanDINOHead(BaseModule):
         self.score_alpha = score_alpha
         self.query_selector = SpanQuerySelector(hidden_dim, num_queries, proposal_width)
         self.query_content = nn.Embedding(num_queries, hidden_dim)
-        self.group_content = nn.Embedding(1, hidden_dim)
+        # The learned content of query groups that bring none (denoising); not
+        # created without denoising so that DDP finds no unused parameter.
+        self.group_content = (nn.Embedding(1, hidden_dim)
+                              if denoising is not None else None)
         self.decoder = SpanDecoder(num_decoder_layers, hidden_dim, num_heads,
                                    ffn_dim, dropout)
         self.cls_branches = nn.ModuleList(
@@ -119,7 +122,7 @@ class SpanDINOHead(BaseModule):
         enc = self.query_selector(memory, memory_mask)
         contents = [self.query_content.weight.expand(batch_size, -1, -1)]
         contents += [g.content if g.content is not None else
-                     self.group_content.weight.expand(batch_size, g.valid.size(1), -1)
+                     self._group_content(g).expand(batch_size, g.valid.size(1), -1)
                      for g in groups]
         ref_spans = [enc['spans']] + [g.ref_spans.to(memory) for g in groups]
         valid = [memory_mask.new_ones(batch_size, self.num_queries)]
@@ -139,6 +142,12 @@ class SpanDINOHead(BaseModule):
                         else [None] * len(sizes))
         outputs = [dict(cls_logits=c, spans=s, iou_logits=i) for c, s, i in per_group]
         return enc, outputs
+
+    def _group_content(self, group) -> Tensor:
+        if self.group_content is None:
+            raise ValueError(f'query group {group.name!r} brings no content and the '
+                             'head learns none without denoising: pass `content`')
+        return self.group_content.weight
 
     def loss(self, memory: Tensor, memory_mask: Tensor, memory_pos: Tensor,
              gt_spans: List[Tensor],
