@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from sgdetr.models.heads import SpanDINOHead
@@ -40,9 +41,10 @@ def test_groups_of_one_name_are_averaged_and_weighted():
     head = build_head(denoising=None, dropout=0.0)
     group = QueryGroup('aux', torch.rand(2, 3, 2) * 0.5 + 0.2,
                        torch.tensor([[0, 1, -1], [0, -1, -1]]),
-                       torch.tensor([[True, True, True], [True, True, False]]))
+                       torch.tensor([[True, True, True], [True, True, False]]),
+                       content=torch.randn(2, 3, 16))
     twice = QueryGroup('aux', group.ref_spans, group.gt_indices, group.valid,
-                       loss_weight=2.0)
+                       content=group.content, loss_weight=2.0)
     data = inputs()
     one = head.loss(*data, GT, extra_groups=[group])
     pair = head.loss(*data, GT, extra_groups=[group, group])
@@ -52,10 +54,14 @@ def test_groups_of_one_name_are_averaged_and_weighted():
         assert torch.allclose(2 * one[key], weighted[key], atol=1e-6)
     # Background-only and padding queries have nothing to regress.
     background = QueryGroup('bg', group.ref_spans, torch.full((2, 3), -1),
-                            group.valid)
+                            group.valid, content=group.content)
     losses = head.loss(*data, GT, extra_groups=[background])
     assert losses['bg.d1.loss_span_l1'] == 0 and losses['bg.d1.loss_giou'] == 0
     assert losses['bg.d1.loss_cls'] > 0
+    # Without denoising the head has no learned group content to fall back on.
+    with pytest.raises(ValueError, match='brings no content'):
+        head.loss(*data, GT, extra_groups=[QueryGroup('x', group.ref_spans,
+                                                      group.gt_indices, group.valid)])
 
 
 def test_one_step_trains_every_parameter():
