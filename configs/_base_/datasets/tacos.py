@@ -60,22 +60,15 @@ val_dataloader = dict(
         ann_file='annotations/tacos_val_release.jsonl',
         test_mode=True,
         **feature_cfg))
+# The test split is read exactly like the val split.
 test_dataloader = dict(
-    batch_size=32,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/tacos_test_release.jsonl',
-        test_mode=True,
-        **feature_cfg))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'],
+                 ann_file='annotations/tacos_test_release.jsonl'))
 
 val_evaluator = dict(
     type='MomentRecallMetric',
+    split_name='val',
     ann_file=data_root + 'annotations/tacos_val_release.jsonl')
 test_evaluator = dict(
     type='MomentRecallMetric',
