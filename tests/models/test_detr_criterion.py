@@ -36,7 +36,9 @@ def test_losses_equal_hand_computed_values():
         loss_cls=5.0 * focal,  # one positive
         loss_span_l1=10.0 * 0.1,  # |0.5 - 0.4| + |0.4 - 0.4|
         loss_giou=1.0 - 0.6,  # [0.3, 0.7] vs [0.2, 0.6]: IoU 0.3 / 0.5, enclose = union
-        loss_iou=math.log(2.0))  # BCE of logit 0 against the IoU 0.6
+        # Every valid query: q0 (logit 0, target IoU 0.6: BCE log 2 whatever the
+        # target) and the background q1 (logit 3, best IoU with any GT 0).
+        loss_iou=(math.log(2.0) + math.log1p(math.exp(3.0))) / 2)
     assert set(losses) == set(expected)
     for key, value in expected.items():
         assert abs(losses[key].item() - value) < 1e-5, key
@@ -53,12 +55,28 @@ def test_normalised_by_positives_and_iou_target_detached():
     one = SpanQueryCriterion(**LOSSES)(*case())
     two = SpanQueryCriterion(**LOSSES)(cls_logits, spans, iou_logits, gt_indices,
                                        valid, gt)
-    for key in ('loss_span_l1', 'loss_giou', 'loss_iou'):
+    for key in ('loss_span_l1', 'loss_giou'):
         assert abs(one[key].item() - two[key].item()) < 1e-5
+    # The IoU loss averages over the valid queries: now q0 twice and q1.
+    assert abs(two['loss_iou'].item()
+               - (2 * math.log(2.0) + math.log1p(math.exp(3.0))) / 3) < 1e-5
     # The IoU loss trains the IoU head only, never the span it judges.
     two['loss_iou'].backward()
     assert iou_logits.grad.abs().sum() > 0
     assert spans.grad is None or spans.grad.abs().sum() == 0
+
+
+def test_iou_targets_cover_unmatched_queries():
+    spans = torch.tensor([[[0.4, 0.4], [0.45, 0.3], [0.9, 0.1]],
+                          [[0.5, 0.2], [0.5, 0.2], [0.5, 0.2]]])
+    gt_spans = [torch.tensor([[0.2, 0.6], [0.8, 1.0]]), torch.zeros(0, 2)]
+    gt = torch.nn.utils.rnn.pad_sequence(gt_spans, batch_first=True)
+    targets = SpanQueryCriterion.iou_targets(
+        spans, torch.tensor([[0, -1, -1], [-1, -1, -1]]), gt_spans, gt)
+    # q0 assigned GT 0: IoU 1; q1 unmatched, best GT 0: [0.3, 0.6] in [0.2, 0.6]
+    # -> 0.75; q2 [0.85, 0.95] inside GT 1 -> 0.5; no GT in sample 1 -> 0.
+    assert torch.allclose(targets, torch.tensor([[1.0, 0.75, 0.5], [0.0, 0.0, 0.0]]),
+                          atol=1e-6)
 
 
 def test_background_only_and_no_iou_head():

@@ -470,3 +470,28 @@ def test_model_rejects_features_of_other_dims_by_name():
     model = build_model(text_dim=12)
     with pytest.raises(ValueError, match=r'text.*dim 16.*text_dim=12'):
         compute_losses(model, collate([make_sample(10, 4, [(2, 5)])]))
+
+
+def test_no_double_highlight_loss_without_global_module():
+    model = build_model(encoder=dict(global_saliency=dict(enabled=False)))
+    keys = set(compute_losses(model, training_batch()))
+    assert any(k.endswith('_local') for k in keys)
+    assert not any(k.startswith('loss_hd') and k.endswith('_global') for k in keys)
+
+
+def test_highlight_only_samples_take_positives_from_their_labels():
+    """TVSum / YouTube-HL carry no windows: their positive clips for the BCE
+    term are the clips with a positive label, not none at all."""
+    model = build_model(atss_head=None, fusion=None)
+    inputs, sample = make_sample(10, 5, [(3, 7)], seed=3)
+    labelled = copy.deepcopy(sample)
+    labelled.gt_instances = InstanceData(spans=torch.zeros(0, 2),
+                                         labels=torch.zeros(0, dtype=torch.long))
+    torch.manual_seed(0)
+    with_labels = compute_losses(model, collate([(inputs, labelled)]))
+    sample.gt_saliency = torch.zeros_like(sample.gt_saliency)
+    sample.gt_instances = labelled.gt_instances
+    torch.manual_seed(0)
+    no_positive = compute_losses(model, collate([(inputs, sample)]))
+    assert not torch.isclose(with_labels['loss_hd_bce_pos_local'],
+                             no_positive['loss_hd_bce_pos_local'])

@@ -82,10 +82,12 @@ class MomentPredictor:
         """
         video_t, text_t = self._video(video), self._text(text)
         num_clips = len(video_t)
-        timeline = num_clips * self.clip_len
+        # Highlight-only configs derive the clip length from the duration.
+        clip_len = self.clip_len or (duration / num_clips if duration else 2.0)
+        timeline = num_clips * clip_len
         sample = MomentDataSample(metainfo=dict(
             qid=0, vid='', query=query, duration=float(duration or timeline),
-            clip_len=self.clip_len, num_clips=num_clips, timeline=timeline))
+            clip_len=clip_len, num_clips=num_clips, timeline=timeline))
         data = dict(inputs=dict(video=[video_t], text=[text_t]), data_samples=[sample])
         out = self.model.test_step(data)[0]
         windows = torch.cat([out.pred_instances.spans,

@@ -1,7 +1,9 @@
 """SG-DETR: saliency-guided encoder + hybrid (DINO-style DETR and ATSS) span detector."""
+import logging
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -57,6 +59,9 @@ class SGDETR(BaseModel):
         self.encoder = MODELS.build(encoder)
         self.detr_head = MODELS.build(detr_head)
         self.atss_head = MODELS.build(atss_head) if atss_head else None
+        if fusion and not atss_head:
+            print_log('`fusion` is ignored without an `atss_head`: the DETR spans '
+                      'are the predictions', logger='current', level=logging.WARNING)
         self.fusion = TASK_UTILS.build(fusion) if fusion and atss_head else None
         self.saliency_loss = MODELS.build(saliency_loss) if saliency_loss else None
         self.alignment_loss = MODELS.build(alignment_loss) if alignment_loss else None
@@ -123,10 +128,16 @@ class SGDETR(BaseModel):
         # Without the global saliency module S_global is S_local: scoring it
         # twice would double the weight of the highlight losses.
         names = ('local', 'global') if self.encoder.global_saliency.enabled else ('local',)
+        # Highlight-only sets (TVSum, YouTube-HL) have no windows: their moment
+        # clips are the clips with a positive label.
+        has_windows = torch.tensor([len(s.gt_instances) > 0 for s in data_samples],
+                                   device=mask.device)
+        positive = torch.where(has_windows[:, None], in_moment,
+                               (gt_saliency.sum(-1) > 0) & mask)
         for name in names:
             losses.update(self.saliency_loss(
                 enc[f'saliency_{name}'], mask, gt_saliency,
-                neg_saliency=neg.get(f'saliency_{name}'), positive_mask=in_moment,
+                neg_saliency=neg.get(f'saliency_{name}'), positive_mask=positive,
                 name=name))
         return losses
 

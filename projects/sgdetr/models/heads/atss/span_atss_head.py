@@ -207,8 +207,10 @@ class SpanATSSHead(BaseModule):
     @torch.no_grad()
     def predict(self, memory: Tensor, memory_mask: Tensor
                 ) -> Tuple[Tensor, Tensor]:
-        """Top-K spans per sample, scored sigmoid(cls) * sigmoid(centerness)
-        as ATSS ranks them, after 1D NMS (if ``nms_iou_thr``).
+        """Top-K spans per sample, scored sqrt(sigmoid(cls) * sigmoid(centerness)),
+        after 1D NMS (if ``nms_iou_thr``). ATSS ranks by the product; its square
+        root ranks the same and puts the score on the scale of the DETR head's
+        p^0.5 * IoU^0.5, so that weighted span fusion compares like with like.
 
         Args:
             memory: (B, L, H).  memory_mask: (B, L) bool.
@@ -222,7 +224,7 @@ class SpanATSSHead(BaseModule):
         anchors = clip_anchors(L, self.anchor_widths, memory.device)
         num_clips = self._num_clips(memory_mask, memory.dtype).view(B, 1, 1, 1)
         spans = (self.span_coder.decode(anchors, deltas) / num_clips).clamp(0, 1)
-        scores = cls_logits.sigmoid() * centerness_logits.sigmoid()
+        scores = (cls_logits.sigmoid() * centerness_logits.sigmoid()).sqrt()
         alive = memory_mask.unsqueeze(1) & (spans[..., 1] > spans[..., 0])
         spans, scores, alive = spans.flatten(1, 2), scores.flatten(1), \
             alive.flatten(1)

@@ -1,6 +1,7 @@
 """Moment-retrieval losses of decoder queries whose targets are known."""
 from typing import Dict, List, Optional
 
+import torch
 from mmdet.utils import reduce_mean
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
@@ -74,7 +75,28 @@ class SpanQueryCriterion(nn.Module):
         losses['loss_giou'] = self.loss_giou(
             lift_spans(pred_xx), lift_spans(target_xx), avg_factor=num_pos)
         if self.loss_iou is not None and iou_logits is not None:
-            iou_target = span_iou(pred_xx.detach(), target_xx, aligned=True)
             losses['loss_iou'] = self.loss_iou(
-                iou_logits[positive], iou_target, avg_factor=num_pos)
+                iou_logits[valid], self.iou_targets(spans, gt_indices, gt_spans, gt)[valid],
+                avg_factor=reduce_mean(valid.sum().to(spans.dtype)).clamp(min=1.0))
         return losses
+
+    @staticmethod
+    def iou_targets(spans: Tensor, gt_indices: Tensor, gt_spans: List[Tensor],
+                    gt: Tensor) -> Tensor:
+        """What the IoU head learns for every query (detached): the IoU with the
+        assigned GT, and for queries without one the best IoU with any GT of the
+        sample (0 without GT). Trained on matched queries only, the head would
+        never see a poor span and could not rank them (paper §3.6).
+
+        Args:
+            spans: (B, G, 2) (centre, width); gt_indices: (B, G);
+            gt_spans: B tensors (K_b, 2); gt: (B, K, 2) padded ``gt_spans``.
+        Returns:
+            (B, G) IoU targets in [0, 1].
+        """
+        ious = span_iou(span_cxw_to_xx(spans.detach()), gt.to(spans))  # (B, G, K)
+        counts = torch.tensor([len(g) for g in gt_spans], device=spans.device)
+        real_gt = torch.arange(ious.size(-1), device=spans.device) < counts[:, None]
+        ious = ious.masked_fill(~real_gt[:, None, :], 0)
+        assigned = ious.gather(-1, gt_indices.clamp(min=0)[..., None]).squeeze(-1)
+        return torch.where(gt_indices >= 0, assigned, ious.amax(-1))

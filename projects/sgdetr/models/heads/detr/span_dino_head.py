@@ -190,6 +190,10 @@ class SpanDINOHead(BaseModule):
                 for key, value in layer_losses.items():
                     key = f'{group.name}.d{layer}.{key}'
                     losses[key] = losses.get(key, 0) + weight * value
+        if self.group_content is not None and not dn_groups:
+            # A batch without GT builds no denoising group: keep the learned
+            # group content in the graph so that DDP finds every parameter used.
+            losses['d0.loss_cls'] = losses['d0.loss_cls'] + 0 * self.group_content.weight.sum()
         return losses
 
     @torch.no_grad()
