@@ -495,3 +495,16 @@ def test_highlight_only_samples_take_positives_from_their_labels():
     no_positive = compute_losses(model, collate([(inputs, sample)]))
     assert not torch.isclose(with_labels['loss_hd_bce_pos_local'],
                              no_positive['loss_hd_bce_pos_local'])
+
+
+def test_predictions_of_each_head():
+    model = build_model()
+    randomise_parameters(model)
+    data = collate([make_sample(12, 5, [(1, 4)], seed=4)], with_neg_text=False)
+    outputs = {}
+    for source in ('fusion', 'detr', 'atss'):
+        model.predict_with = source
+        outputs[source] = predict(model, data)[0].pred_instances
+    assert not torch.equal(outputs['detr'].spans, outputs['atss'].spans)
+    with pytest.raises(ValueError, match='needs an atss_head'):
+        build_model(atss_head=None, fusion=None, predict_with='atss')

@@ -40,6 +40,10 @@ class SGDETR(BaseModel):
             encoder (both S_local and S_global get the negative-pair terms);
             False runs only the cheap local path.
         max_windows: windows kept per query at inference.
+        predict_with: ``'fusion'`` (both heads, fused; the DETR head alone
+            without ``fusion``), ``'detr'`` or ``'atss'``: which spans
+            ``predict`` returns, e.g. to evaluate each head of a trained model
+            (``tools/test.py ... --cfg-options model.predict_with=atss``).
     """
 
     def __init__(self,
@@ -52,6 +56,7 @@ class SGDETR(BaseModel):
                  moment_clip_loss: Optional[dict] = dict(type='MomentClipLoss'),
                  neg_pair_global: bool = True,
                  max_windows: int = 10,
+                 predict_with: str = 'fusion',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
@@ -68,6 +73,12 @@ class SGDETR(BaseModel):
         self.moment_clip_loss = MODELS.build(moment_clip_loss) if moment_clip_loss else None
         self.neg_pair_global = neg_pair_global
         self.max_windows = max_windows
+        if predict_with not in ('fusion', 'detr', 'atss'):
+            raise ValueError(f"predict_with must be 'fusion', 'detr' or 'atss', got "
+                             f'{predict_with!r}')
+        if predict_with == 'atss' and self.atss_head is None:
+            raise ValueError("predict_with='atss' needs an atss_head")
+        self.predict_with = predict_with
 
     def forward(self, inputs: dict, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
@@ -145,12 +156,15 @@ class SGDETR(BaseModel):
     def predict(self, inputs: dict, data_samples: List) -> List:
         enc = self.encode(inputs)
         mask, memory, pos = enc['memory_mask'], enc['memory'], enc['memory_pos']
-        spans, scores = self.detr_head.predict(memory, mask, pos)
-        if self.fusion is not None:
-            atss_spans, atss_scores = self.atss_head.predict(memory, mask)
-            per_sample = self.fusion([spans, atss_spans], [scores, atss_scores])
+        if self.predict_with == 'atss':
+            per_sample = list(zip(*self.atss_head.predict(memory, mask)))
         else:
-            per_sample = list(zip(spans, scores))
+            spans, scores = self.detr_head.predict(memory, mask, pos)
+            if self.fusion is not None and self.predict_with == 'fusion':
+                atss_spans, atss_scores = self.atss_head.predict(memory, mask)
+                per_sample = self.fusion([spans, atss_spans], [scores, atss_scores])
+            else:
+                per_sample = list(zip(spans, scores))
         num_clips = mask.sum(1).tolist()
         for b, sample in enumerate(data_samples):
             meta = sample.metainfo
