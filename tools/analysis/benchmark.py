@@ -46,6 +46,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import sgdetr  # noqa: F401  (registers every component)
+from sgdetr.apis import cpu_name
 from sgdetr.registry import MODELS
 from sgdetr.structures import MomentDataSample
 
@@ -93,18 +94,6 @@ def parse_args(argv=None):
 
 
 # -- machine -------------------------------------------------------------------
-def cpu_name() -> str:
-    """The CPU model as the OS reports it."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
 def machine_info(device: torch.device) -> dict:
     info = dict(cpu=cpu_name(), logical_cpus=os.cpu_count(),
                 torch_threads=torch.get_num_threads(),

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from sgdetr.apis import cpu_name
 from sgdetr.evaluation.functional import eval_qvhighlights
 from sgdetr.evaluation.submission import load_jsonl
 
@@ -59,18 +60,6 @@ def synthetic_split(num_queries: int, seed: int = 0):
                                pred_relevant_windows=windows.round(2).tolist(),
                                pred_saliency_scores=rng.normal(size=num_clips).tolist()))
     return submission, ground_truth
-
-
-def cpu_name() -> str:
-    """The CPU model as the OS reports it."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 def main():

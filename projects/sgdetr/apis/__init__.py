@@ -1,5 +1,6 @@
 from .predictor import MomentPredictor
-from .runtime import load_tool_config, prepare_distributed, use_cpu_collectives
+from .runtime import (cpu_name, load_tool_config, prepare_distributed,
+                      use_cpu_collectives)
 
-__all__ = ['MomentPredictor', 'load_tool_config', 'prepare_distributed',
+__all__ = ['MomentPredictor', 'cpu_name', 'load_tool_config', 'prepare_distributed',
            'use_cpu_collectives']

@@ -1,5 +1,6 @@
-"""Config loading shared by the command-line tools."""
+"""Config loading and machine facts shared by the command-line tools."""
 import os.path as osp
+import platform
 from typing import Optional
 
 import torch
@@ -51,3 +52,15 @@ def load_tool_config(path: str, launcher: str = 'none',
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def cpu_name() -> str:
+    """The CPU model as the OS reports it (benchmarks print it with their numbers)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
