@@ -137,3 +137,16 @@ def test_samples_without_gt():
     # No GT at all: nothing to regress, no denoising group.
     assert losses['d2.loss_span_l1'] == 0
     assert not any(k.startswith('dn.') for k in losses)
+
+
+def test_short_video_repeated_queries_rank_last():
+    head = build_head(num_queries=6)
+    head.eval()
+    torch.manual_seed(2)
+    memory = torch.randn(1, 4, 16)
+    mask = torch.tensor([[True, True, True, False]])
+    spans, scores = head.predict(memory, mask, torch.zeros(1, 4, 16))
+    # 3 real clips: 3 real proposals, the 3 repeats score 0 at the end
+    assert (scores[0, :3] > 0).all() and (scores[0, 3:] == 0).all()
+    losses = head.loss(memory, mask, torch.zeros(1, 4, 16), [torch.tensor([[0.1, 0.5]])])
+    assert all(torch.isfinite(v) for v in losses.values())

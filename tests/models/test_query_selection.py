@@ -48,6 +48,8 @@ def test_short_video_repeats_real_clips_never_padding():
     mask = torch.tensor([[True, True, False, False, False]])
     out = selector(memory, mask)
     assert out['clip_indices'].tolist() == [[1, 0, 1, 0]]
+    # the repeats are marked, so the head neither trains nor ranks them
+    assert out['valid'].tolist() == [[True, True, False, False]]
 
 
 def test_gradients_reach_scores_and_spans():

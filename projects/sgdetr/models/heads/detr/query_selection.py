@@ -56,7 +56,8 @@ class SpanQuerySelector(nn.Module):
         Returns:
             dict with ``cls_logits`` (B, k), ``spans`` (B, k, 2) (centre,
             width), ``clip_indices`` (B, k) long: the selected proposals,
-            best first.
+            best first; ``valid`` (B, k) bool: False on the slots that repeat
+            a proposal because the video has fewer than k clips.
         """
         feats = self.memory_proj(memory)
         cls_logits = self.cls_branch(feats).squeeze(-1)  # (B, L)
@@ -65,10 +66,11 @@ class SpanQuerySelector(nn.Module):
 
         ranking = cls_logits.detach().masked_fill(~memory_mask, float('-inf'))
         order = ranking.argsort(dim=1, descending=True)  # real clips first
-        num_real = memory_mask.sum(1, keepdim=True).clamp(min=1)
-        slots = torch.arange(self.num_queries, device=memory.device)[None] % num_real
-        clip_indices = order.gather(1, slots)  # (B, k)
+        num_real = memory_mask.sum(1, keepdim=True)
+        slots = torch.arange(self.num_queries, device=memory.device)[None]
+        clip_indices = order.gather(1, slots % num_real.clamp(min=1))  # (B, k)
         return dict(
             cls_logits=cls_logits.gather(1, clip_indices),
             spans=spans.gather(1, clip_indices[..., None].expand(-1, -1, 2)),
-            clip_indices=clip_indices)
+            clip_indices=clip_indices,
+            valid=slots < num_real)

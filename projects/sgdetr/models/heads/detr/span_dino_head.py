@@ -125,8 +125,9 @@ class SpanDINOHead(BaseModule):
                      self._group_content(g).expand(batch_size, g.valid.size(1), -1)
                      for g in groups]
         ref_spans = [enc['spans']] + [g.ref_spans.to(memory) for g in groups]
-        valid = [memory_mask.new_ones(batch_size, self.num_queries)]
-        valid += [g.valid for g in groups]
+        # Repeated proposals (videos shorter than num_queries clips) are padding:
+        # a copy would get contradictory targets and duplicate windows.
+        valid = [enc['valid']] + [g.valid for g in groups]
 
         hidden, spans = self.decoder(
             torch.cat(contents, 1), torch.cat(ref_spans, 1),
@@ -166,20 +167,22 @@ class SpanDINOHead(BaseModule):
         dn_groups = self.denoising(gt_spans) if self.denoising else []
         groups = list(dn_groups) + list(extra_groups)
         enc, outputs = self(memory, memory_mask, memory_pos, groups)
-        all_queries = memory_mask.new_ones(memory.size(0), self.num_queries)
+        matching = enc['valid']
 
         # Encoder proposals have no IoU head: matched on class and span only.
         enc_targets = self.matcher(
-            enc['cls_logits'], span_cxw_to_xx(enc['spans']), gt_spans)
+            _unmatchable(enc['cls_logits'], matching), span_cxw_to_xx(enc['spans']),
+            gt_spans)
         losses = _prefixed('enc.', self.criterion(
-            enc['cls_logits'], enc['spans'], None, enc_targets, all_queries, gt_spans))
+            enc['cls_logits'], enc['spans'], None, enc_targets, matching, gt_spans))
 
         for layer in range(self.num_layers):
             cls_logits, spans, iou_logits = _at_layer(outputs[0], layer)
-            targets = self.matcher(cls_logits, span_cxw_to_xx(spans), gt_spans,
+            targets = self.matcher(_unmatchable(cls_logits, matching),
+                                   span_cxw_to_xx(spans), gt_spans,
                                    None if iou_logits is None else iou_logits.sigmoid())
             losses.update(_prefixed(f'd{layer}.', self.criterion(
-                cls_logits, spans, iou_logits, targets, all_queries, gt_spans)))
+                cls_logits, spans, iou_logits, targets, matching, gt_spans)))
 
         groups_per_name = Counter(g.name for g in groups)
         for group, output in zip(groups, outputs[1:]):
@@ -207,12 +210,13 @@ class SpanDINOHead(BaseModule):
             scores: (B, Q), Eq. 10 (class probability alone without the IoU
                 head); both sorted by descending score.
         """
-        _, outputs = self(memory, memory_mask, memory_pos)
+        enc, outputs = self(memory, memory_mask, memory_pos)
         cls_logits, spans, iou_logits = _at_layer(outputs[0], self.num_layers - 1)
         scores = cls_logits.sigmoid()
         if iou_logits is not None:
             scores = (scores ** self.score_alpha *
                       iou_logits.sigmoid() ** (1 - self.score_alpha))
+        scores = scores * enc['valid']  # repeated proposals rank last
         spans = span_cxw_to_xx(spans).clamp(0, 1)
         scores, order = scores.sort(dim=1, descending=True)
         return spans.gather(1, order[..., None].expand(-1, -1, 2)), scores
@@ -224,6 +228,12 @@ def _at_layer(output: dict, layer: int):
     iou_logits = output['iou_logits']
     return (output['cls_logits'][layer], output['spans'][layer],
             None if iou_logits is None else iou_logits[layer])
+
+
+def _unmatchable(cls_logits: Tensor, valid: Tensor) -> Tensor:
+    """Logits that make the matcher's class cost of invalid queries prohibitive,
+    so that the Hungarian assignment picks real ones."""
+    return cls_logits.detach().masked_fill(~valid, -1e4)
 
 
 def _prefixed(prefix: str, losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
