@@ -62,5 +62,5 @@ def test_equal_scores_rank_earlier_clips_first():
 
 def test_missing_prediction_is_reported():
     ground_truth = [video('a', 'dog', [[0], [1]]), video('b', 'dog', [[1]])]
-    with pytest.raises(ValueError, match="missing \\['b'\\]"):
+    with pytest.raises(ValueError, match=r"1 missing from the submission \['b'\]"):
         eval_youtube_highlights([pred('a', [0.1, 0.2])], ground_truth)

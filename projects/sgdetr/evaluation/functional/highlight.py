@@ -27,6 +27,7 @@ from typing import Dict, List
 import numpy as np
 
 from ._array_utils import as_percent, pad_ragged
+from ._qids import index_by_qid, shared_qids
 
 TVSUM_TOP_K = 5
 
@@ -79,25 +80,11 @@ def _ranked_clips(submission_by_qid, ground_truth, label_lengths):
 
 
 def _index_submission(submission, ground_truth, match_number):
-    by_qid = {}
-    for entry in submission:
-        if entry['qid'] in by_qid:
-            raise ValueError(f'submission has a duplicate qid {entry["qid"]!r}')
-        by_qid[entry['qid']] = entry
-    gt_qids = [entry['qid'] for entry in ground_truth]
-    if len(set(gt_qids)) != len(gt_qids):
-        raise ValueError('ground truth has duplicate qids')
-    missing = [qid for qid in gt_qids if qid not in by_qid]
-    unknown = set(by_qid) - set(gt_qids)
-    if match_number and (missing or unknown):
-        raise ValueError(
-            f'qids of the submission and the ground truth differ: {len(missing)} '
-            f'missing {missing[:10]}, {len(unknown)} not in the ground truth '
-            f'{sorted(unknown, key=str)[:10]}')
-    kept = [entry for entry in ground_truth if entry['qid'] in by_qid]
-    if not kept:
-        raise ValueError('no submitted qid is in the ground truth')
-    return by_qid, kept
+    """(qid -> submission entry, the ground-truth entries to score, in order)."""
+    by_qid = index_by_qid(submission, 'submission')
+    shared = shared_qids(set(by_qid), set(index_by_qid(ground_truth, 'ground truth')),
+                         match_number)
+    return by_qid, [entry for entry in ground_truth if entry['qid'] in shared]
 
 
 def _per_domain(ap_per_video: np.ndarray, ground_truth) -> Dict[str, float]:

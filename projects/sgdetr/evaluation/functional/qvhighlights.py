@@ -56,6 +56,7 @@ import numpy as np
 
 from ._array_utils import (as_percent, compact_left, numpy_mean_rows,
                            numpy_sum_rows, pad_ragged, width_buckets)
+from ._qids import index_by_qid, shared_qids
 
 #: IoU thresholds of MR mAP and R1, as the reference rounds them.
 MR_IOU_THRESHOLDS = tuple(float(f'{t:.2f}') for t in np.linspace(0.5, 0.95, 10))
@@ -93,8 +94,11 @@ def eval_qvhighlights(submission: List[dict], ground_truth: List[dict],
     """
     if not submission:
         raise ValueError('the submission is empty')
-    ground_truth_by_qid = _index_ground_truth(ground_truth)
-    submission = _match_qids(submission, ground_truth_by_qid, match_number)
+    ground_truth_by_qid = index_by_qid(ground_truth, 'ground truth')
+    # Repeated qids are allowed here: the official evaluation pools their windows.
+    shared = shared_qids({entry['qid'] for entry in submission},
+                         set(ground_truth_by_qid), match_number)
+    submission = [entry for entry in submission if entry['qid'] in shared]
 
     with_mr = 'pred_relevant_windows' in submission[0]
     with_hl = 'pred_saliency_scores' in submission[0]
@@ -132,43 +136,6 @@ def eval_qvhighlights(submission: List[dict], ground_truth: List[dict],
 
 # --------------------------------------------------------------------------
 # input handling
-
-
-def _index_ground_truth(ground_truth: List[dict]) -> Dict[object, dict]:
-    """qid -> GT entry; duplicate qids are an error."""
-    by_qid = {}
-    duplicates = []
-    for entry in ground_truth:
-        if entry['qid'] in by_qid:
-            duplicates.append(entry['qid'])
-        by_qid[entry['qid']] = entry
-    if duplicates:
-        raise ValueError(f'ground truth has duplicate qids: {_preview(duplicates)}')
-    return by_qid
-
-
-def _match_qids(submission, ground_truth_by_qid, match_number):
-    submitted = {entry['qid'] for entry in submission}
-    expected = set(ground_truth_by_qid)
-    if submitted == expected:
-        return submission
-    if match_number:
-        raise ValueError(
-            'qids of the submission and the ground truth differ: '
-            f'{len(expected - submitted)} missing from the submission '
-            f'{_preview(expected - submitted)}, {len(submitted - expected)} not '
-            f'in the ground truth {_preview(submitted - expected)} '
-            '(pass match_number=False to evaluate the shared qids only)')
-    shared = submitted & expected
-    if not shared:
-        raise ValueError('the submission shares no qid with the ground truth')
-    return [entry for entry in submission if entry['qid'] in shared]
-
-
-def _preview(items, limit: int = 10) -> str:
-    items = sorted(items, key=str)
-    more = f' ... (+{len(items) - limit})' if len(items) > limit else ''
-    return '[' + ', '.join(map(repr, items[:limit])) + more + ']'
 
 
 def _merge_submission(submission, max_pred_windows, with_mr, with_hl):

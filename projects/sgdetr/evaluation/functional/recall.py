@@ -19,6 +19,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ._array_utils import as_percent, pad_ragged
+from ._qids import index_by_qid, shared_qids
 
 RECALL_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 RECALL_TOP_K = (1, 5)
@@ -63,28 +64,13 @@ def eval_moment_recall(submission: List[dict], ground_truth: List[dict],
         ``{"R1@0.3": .., "R1@0.5": .., "R1@0.7": .., "R5@0.3": .., ...,
         "mIoU": ..}`` in percent.
     """
-    gt_by_qid = {}
-    for entry in ground_truth:
-        if entry['qid'] in gt_by_qid:
-            raise ValueError(f'ground truth has a duplicate qid {entry["qid"]!r}')
+    gt_by_qid = index_by_qid(ground_truth, 'ground truth')
+    for qid, entry in gt_by_qid.items():
         if not entry.get('relevant_windows'):
-            raise ValueError(f'qid {entry["qid"]!r}: the ground truth has no '
-                             '"relevant_windows"')
-        gt_by_qid[entry['qid']] = entry
-    seen = set()
-    for entry in submission:
-        if entry['qid'] in seen:
-            raise ValueError(f'submission has a duplicate qid {entry["qid"]!r}')
-        seen.add(entry['qid'])
-    missing, unknown = set(gt_by_qid) - seen, seen - set(gt_by_qid)
-    if match_number and (missing or unknown):
-        raise ValueError(
-            f'qids of the submission and the ground truth differ: {len(missing)} '
-            f'missing {sorted(missing, key=str)[:10]}, {len(unknown)} not in the '
-            f'ground truth {sorted(unknown, key=str)[:10]}')
-    submission = [entry for entry in submission if entry['qid'] in gt_by_qid]
-    if not submission:
-        raise ValueError('no submitted qid is in the ground truth')
+            raise ValueError(f'qid {qid!r}: the ground truth has no "relevant_windows"')
+    shared = shared_qids(set(index_by_qid(submission, 'submission')), set(gt_by_qid),
+                         match_number)
+    submission = [entry for entry in submission if entry['qid'] in shared]
 
     max_k = max(top_k)
     pred_windows, pred_valid = pad_ragged(

@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pad_sequence
 from sgdetr.registry import MODELS, TASK_UTILS
 from ..losses import clips_in_spans
 from ..postprocess import select_windows
-from .zero_shot import build_data_preprocessor
+from .data_preprocessor_builder import build_data_preprocessor
 
 
 @MODELS.register_module()

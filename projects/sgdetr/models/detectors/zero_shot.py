@@ -8,15 +8,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from sgdetr.registry import MODELS
+from .data_preprocessor_builder import build_data_preprocessor
 from .span_postprocess import runs_above_thresholds, spans_to_seconds
-
-
-def build_data_preprocessor(cfg: Optional[dict]):
-    """Build in this package's scope: MMEngine's BaseModel would look the
-    type up in its own registry, which does not know ours."""
-    if cfg is None:
-        cfg = dict(type='MomentDataPreprocessor')
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 @MODELS.register_module()
