@@ -1,4 +1,4 @@
-"""Turning per-clip curves and normalised spans into the windows users read."""
+"""Candidate windows from per-clip curves."""
 from typing import List, Tuple
 
 import torch
@@ -36,12 +36,3 @@ def runs_above_thresholds(curve: Tensor, mask: Tensor, thresholds: Tensor
     spans = torch.stack((first_u, end_u), -1)
     counts = torch.bincount(batch_u, minlength=B).tolist()
     return list(zip(spans.split(counts), score.split(counts)))
-
-
-def spans_to_seconds(spans: Tensor, data_sample) -> Tensor:
-    """Normalised start/end spans (M, 2) -> seconds on the sample's timeline,
-    clipped to [0, duration]."""
-    timeline = data_sample.metainfo.get('timeline')
-    if timeline is None:
-        timeline = data_sample.num_clips * data_sample.clip_len
-    return (spans * timeline).clamp(min=0, max=float(data_sample.duration))

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from sgdetr.registry import MODELS
 from .data_preprocessor_builder import build_data_preprocessor
-from .span_postprocess import runs_above_thresholds, spans_to_seconds
+from ..postprocess import select_windows
+from .span_postprocess import runs_above_thresholds
 
 
 @MODELS.register_module()
@@ -88,13 +89,15 @@ class ZeroShotSaliency(BaseModel):
         low = curve.masked_fill(~video_mask, float('inf')).amin(1, keepdim=True)
         high = curve.masked_fill(~video_mask, float('-inf')).amax(1, keepdim=True)
         normalised = ((curve - low) / (high - low).clamp(min=1e-6)).masked_fill(~video_mask, 0)
-        windows = runs_above_thresholds(normalised, video_mask, self.thresholds)
+        candidates = runs_above_thresholds(normalised, video_mask, self.thresholds)
         for b, sample in enumerate(data_samples):
-            spans, win_scores = windows[b]
-            order = win_scores.argsort(descending=True, stable=True)[:self.max_windows]
+            spans, win_scores = candidates[b]
             num_clips = int(video_mask[b].sum())
-            sample.pred_instances = InstanceData(
-                spans=spans_to_seconds(spans[order].float() / num_clips, sample),
-                scores=win_scores[order])
+            meta = sample.metainfo
+            timeline = meta.get('timeline', num_clips * meta.get('clip_len', 2.0))
+            windows, window_scores = select_windows(
+                spans.float() / num_clips, win_scores, max_windows=self.max_windows,
+                timeline=timeline, duration=meta.get('duration', timeline))
+            sample.pred_instances = InstanceData(spans=windows, scores=window_scores)
             sample.pred_saliency = scores[b, :num_clips].detach()
         return data_samples
