@@ -1,6 +1,6 @@
 # The embedded default: SG-DETR on the synthetic data (tools/data/make_synthetic.py
 # writes it in the QVHighlights layout), shrunk to train on a CPU in a few
-# minutes. The model is the paper's (sgdetr_qvh.py) with a smaller hidden size.
+# minutes. The model is the released one (sgdetr_qvh.py) at hidden size 128.
 _base_ = ['./sgdetr_qvh.py']
 
 data_root = 'data/synthetic/'
@@ -9,19 +9,9 @@ text_dim = 256
 hidden_dim = 128
 max_epochs = 16
 
-ffn_dim = 256
-model = dict(
-    encoder=dict(video_dim=video_dim, text_dim=text_dim, embed_dims=hidden_dim,
-                 cross_encoder=dict(feedforward_dims=ffn_dim),
-                 context_encoder=dict(feedforward_dims=ffn_dim)),
-    detr_head=dict(hidden_dim=hidden_dim, ffn_dim=ffn_dim,
-                   denoising=dict(num_groups=2)),
-    atss_head=dict(in_channels=hidden_dim, feat_channels=hidden_dim,
-                   max_positive_queries=16),
-    # the cheap (local-only) negative-pair path: one encoder pass per step
-    neg_pair_global=False)
+model = dict(encoder=dict(video_dim=video_dim + 2, text_dim=text_dim, embed_dims=hidden_dim))
 
-_features = dict(data_root=data_root, video_feat_dirs=['features/video'],
+_features = dict(data_root=data_root, feature_layout='npz', video_feat_dirs=['features/video'],
                  text_feat_dir='features/text', video_dim=video_dim, text_dim=text_dim,
                  cache_features='preload')
 train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
@@ -33,7 +23,7 @@ test_evaluator = dict(ann_file=data_root + 'annotations/highlight_test_release.j
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=8)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=45),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3),
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs,
          milestones=[12, 14], gamma=0.5),
 ]

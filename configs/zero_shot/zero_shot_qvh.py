@@ -1,6 +1,16 @@
-# Zero-shot on QVHighlights with aligned video/text features (e.g. InternVideo2).
+# Zero-shot on QVHighlights with aligned video/text features (InternVideo2):
+# the parameter-free cosine baseline, on the clips as read (no temporal
+# endpoint features, no padding: its cosine needs the raw aligned space).
 _base_ = ['../_base_/models/zero_shot.py', '../_base_/datasets/qvhighlights.py',
           '../_base_/default_runtime.py']
+_pipeline = [
+    dict(type='TruncateFeatures', max_clips={{_base_.max_clips}},
+         max_tokens={{_base_.max_tokens}}),
+    dict(type='BuildMomentTargets'),
+    dict(type='PackMomentInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=_pipeline))
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 train_dataloader = None  # parameter-free: evaluation only

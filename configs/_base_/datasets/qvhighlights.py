@@ -1,8 +1,10 @@
 # QVHighlights (Lei et al., 2021): 2 s clips, 150 s videos (75 clips),
-# windows + per-clip saliency of 3 annotators in train/val; the test split
-# has no ground truth (predictions go to the benchmark server).
+# windows + per-clip saliency of 3 annotators in train/val. The test ground
+# truth was released with the closing of the benchmark server
+# (highlight_test_with_gt.jsonl in the Moment-DETR repository, data/).
 #
-# Expected layout (paths relative to the working directory):
+# Expected layout (paths relative to the working directory), the layout of the
+# SG-DETR release (InternVideo2-1B, `feature_layout='released'`):
 #
 #   data/qvhighlights/
 #   |-- annotations/
@@ -10,35 +12,50 @@
 #   |   |-- highlight_val_release.jsonl
 #   |   `-- highlight_test_release.jsonl
 #   `-- features/
-#       |-- internvideo2/{vid}.npz           'features'          (L, 768)
-#       `-- internvideo2_text/qid{qid}.npz   'last_hidden_state' (N, 4096)
+#       |-- internvideo2_video/{vid}.pt      torch tensor   (L, 512)
+#       `-- internvideo2_text/{qid}.npz      'features'     (N, 512)
 #
-# InternVideo2 features are the paper's choice.  For the Moment-DETR
-# release (SlowFast + CLIP) use instead
-#   video_feat_dirs=['features/slowfast_features', 'features/clip_features']
-#   (concatenated along D: video_dim = 2304 + 512 = 2816) and
-#   text_feat_dir='features/clip_text_features' (text_dim = 512).
-# The dims are checked against the first feature files at start-up.
+# For features in the Moment-DETR / Lighthouse layout ({vid}.npz 'features',
+# qid{qid}.npz 'last_hidden_state') set feature_layout='npz'; several video
+# directories (e.g. SlowFast + CLIP) are concatenated along D.
+# The pipeline is the released one: at most 75 clips and 40 tokens, both
+# L2-normalised; the clips' normalised start/end appended (video_dim + 2 into
+# the model); zero clips up to a multiple of 4 (the pyramid's largest stride),
+# which count as clips of the video.
 # A child config that changes a top-level variable below must also override
 # the dataloader fields that use it (configs are evaluated file by file).
 dataset_type = 'QVHighlightsDataset'
 data_root = 'data/qvhighlights/'
-video_dim = 768
-text_dim = 4096
+video_dim = 512
+text_dim = 512
+model_video_dim = video_dim + 2  # + the temporal endpoint features
 clip_len = 2.0
-max_v_len = 75
-max_q_len = 32
+max_clips = 75
+max_tokens = 40
 
 feature_cfg = dict(
-    video_feat_dirs=['features/internvideo2'],
+    feature_layout='released',
+    video_feat_dirs=['features/internvideo2_video'],
     text_feat_dir='features/internvideo2_text',
     clip_len=clip_len,
-    max_v_len=max_v_len,
-    max_q_len=max_q_len,
     video_dim=video_dim,
     text_dim=text_dim,
     # Per persistent worker; 'preload' keeps one copy shared by the workers.
     cache_features=True)
+train_pipeline = [
+    dict(type='TruncateFeatures', max_clips=max_clips, max_tokens=max_tokens),
+    dict(type='AppendTemporalEndpoints'),
+    dict(type='PadClips', multiple=4),
+    dict(type='BuildMomentTargets', max_windows=10),
+    dict(type='PackMomentInputs'),
+]
+test_pipeline = [
+    dict(type='TruncateFeatures', max_clips=max_clips, max_tokens=max_tokens),
+    dict(type='AppendTemporalEndpoints'),
+    dict(type='PadClips', multiple=4),
+    dict(type='BuildMomentTargets'),
+    dict(type='PackMomentInputs'),
+]
 
 train_dataloader = dict(
     batch_size=128,
@@ -50,7 +67,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='annotations/highlight_train_release.jsonl',
-        with_neg_query=True,
+        pipeline=train_pipeline,
         **feature_cfg))
 val_dataloader = dict(
     batch_size=64,
@@ -64,6 +81,7 @@ val_dataloader = dict(
         data_root=data_root,
         ann_file='annotations/highlight_val_release.jsonl',
         test_mode=True,
+        pipeline=test_pipeline,
         **feature_cfg))
 # The test split is read exactly like the val split.
 test_dataloader = dict(

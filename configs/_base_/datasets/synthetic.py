@@ -1,5 +1,5 @@
-# Synthetic MR/HD data in the QVHighlights layout, used by the demo and the
-# tests.  Generate it first (seconds):
+# Synthetic MR/HD data in the QVHighlights layout ('npz' feature layout), used
+# by the demo and the tests. Generate it first (seconds):
 #
 #   python tools/data/make_synthetic.py --out-dir data/synthetic
 #
@@ -9,17 +9,19 @@
 #       |-- video/{vid}.npz      'features'          (L <= 75, 256)
 #       `-- text/qid{qid}.npz    'last_hidden_state' (N <= 32, 256)
 #
-# Video and text share one 256-d space (video_dim == text_dim).  The test
-# split carries no ground truth, as the real QVHighlights test split.
-# Everything else is the QVHighlights dataset config.
+# Video and text share one 256-d space. The test split carries no ground
+# truth, as the real QVHighlights test split. Everything else (pipeline,
+# evaluation) is the QVHighlights dataset config.
 _base_ = ['./qvhighlights.py']
 
 data_root = 'data/synthetic/'
 video_dim = 256
 text_dim = 256
+model_video_dim = video_dim + 2
 
 _synthetic_features = dict(
     data_root=data_root,
+    feature_layout='npz',
     video_feat_dirs=['features/video'],
     text_feat_dir='features/text',
     video_dim=video_dim,

@@ -1,8 +1,14 @@
-# SG-DETR (paper §3, §4.4): hidden 256, 2 attention-pooling layers, 2 SGCA layers,
-# 3 encoder and 3 decoder layers, 25 queries, dropout 0.1 (0.5 in the input
-# projections), hybrid DINO-style DETR + ATSS head, IoU head, weighted span fusion.
+# SG-DETR as released (github.com/chinagalaxy2002/SG_CGP, code/configs/model/default.yaml
+# and configs/losses/tacos.yaml): hidden 256, dropout 0.1 (0.5 in the input
+# projections), drop path 0.15; learned-aggregation sentence pooling (2 layers)
+# and local saliency cos * exp(t) + a; 2 text-to-video (SGCA) layers; 3 context
+# encoder layers; global saliency module; 4-level pyramid; query selection of 25
+# queries over every pyramid position; 3 conditional-DETR decoder layers with an
+# IoU head; multi-level ATSS head whose positives are collaborative DETR queries;
+# sentence / moment token encoders for the alignment and moment-clip losses.
 # `video_dim` / `text_dim` are filled in by the top-level config from its dataset.
 hidden_dim = 256
+prior_prob = 0.35
 model = dict(
     type='SGDETR',
     data_preprocessor=dict(type='MomentDataPreprocessor'),
@@ -11,30 +17,46 @@ model = dict(
         video_dim=None,
         text_dim=None,
         embed_dims=hidden_dim,
-        # 'raw' when video_dim == text_dim (one aligned space), else 'projected'
-        saliency_space='auto',
-        pooling_encoder=dict(num_layers=2),
-        cross_encoder=dict(num_layers=2, saliency_guided=True),
-        context_encoder=dict(num_layers=3),
-        global_saliency=dict(enabled=True)),
+        local_saliency=dict(
+            type='LocalSaliencyHead',
+            pooling=dict(type='LearnedAggregationPooling', num_layers=2)),
+        text_to_video=dict(
+            type='TextToVideoEncoder', num_layers=2,
+            layer=dict(type='SaliencyGuidedCrossAttention', saliency_guided=True,
+                       dropout=0.1, drop_path=0.15)),
+        context_encoder=dict(type='VideoContextEncoder', num_layers=3, drop_path=0.15),
+        global_saliency=dict(type='GlobalSaliencyModule', enabled=True)),
+    pyramid=dict(type='TemporalFeaturePyramid'),
     detr_head=dict(
-        type='SpanDINOHead',
-        hidden_dim=hidden_dim,
+        type='SpanDETRHead',
         num_queries=25,
         num_decoder_layers=3,
-        dropout=0.1,
+        drop_path=0.15,
+        prior_prob=prior_prob,
         with_iou_head=True,
-        score_alpha=0.5,
-        denoising=dict(type='SpanDenoisingGenerator', num_groups=5, noise_scale=1.0)),
+        query_selector=dict(type='MultiLevelQuerySelector',
+                            level_widths=(0.05, 0.2, 0.4, 0.85)),
+        collaborative=True,
+        # contrastive denoising groups, off as released; e.g.
+        # dict(num_queries=300, noise_scale=0.5, negative_offset=1.25)
+        denoising=None),
     atss_head=dict(
         type='SpanATSSHead',
-        in_channels=hidden_dim,
-        feat_channels=hidden_dim,
-        anchor_widths=(1, 2, 4, 8, 16, 32, 64),
-        max_positive_queries=64,
-        loss_weight=1.0),
-    fusion=dict(type='WeightedSpanFusion', model_weights=(1.0, 1.0), iou_thr=0.55),
-    saliency_loss=dict(type='SaliencyLoss', loss_weight=1.0),
+        strides=(0.5, 1, 2, 4),
+        anchor_sizes=(4, 16, 32, 64),
+        topk=12,
+        prior_prob=prior_prob),
+    sentence_encoder=dict(type='SentenceTokenEncoder', num_layers=1, drop_path=0.15),
+    moment_encoder=dict(type='MomentTokenEncoder', num_layers=1, drop_path=0.15),
+    saliency_loss=dict(type='SaliencyLoss', margin=0.15, tau=0.5, rank_weight=1.0),
     alignment_loss=dict(type='MomentSentenceAlignmentLoss', loss_weight=1.0),
-    moment_clip_loss=dict(type='MomentClipLoss', loss_weight=1.0),
-    max_windows=10)
+    moment_clip_loss=dict(type='MomentClipLoss', loss_weight=3.0),
+    # the DETR head is the reported output; the fused DETR + ATSS spans are
+    # evaluated alongside (metrics prefixed 'fusion/')
+    predict_with='detr',
+    extra_outputs=('fusion', ),
+    postprocess=dict(
+        round_to=2.0, min_length=2.0, max_windows=10,
+        atss=dict(score_thr=0.05, nms_thr=0.5, max_per_video=10),
+        fusion=dict(atss=dict(score_thr=0.01, nms_thr=0.75, max_per_video=10),
+                    model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1)))

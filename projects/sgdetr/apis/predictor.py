@@ -1,15 +1,16 @@
-"""A small Python API: moments and highlights for one (video, query) pair."""
-from typing import Optional, Sequence, Union
+"""A small Python API: moments and highlights for one video and its queries."""
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+from mmcv.transforms import Compose
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from sgdetr.datasets.features import l2_normalize
-from sgdetr.registry import MODELS
-from sgdetr.structures import MomentDataSample
+from sgdetr.datasets.features import combine_video_sources, l2_normalize
+from sgdetr.registry import MODELS, TRANSFORMS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -19,13 +20,16 @@ class MomentPredictor:
 
     Example::
 
-        predictor = MomentPredictor('configs/sgdetr_qvh.py', 'best.pth')
-        result = predictor.predict(video_feats, query_feats)   # (L, Dv), (N, Dt)
+        predictor = MomentPredictor('configs/sgdetr_qvh.py', 'sgdetr_qvh.pth')
+        result = predictor.predict(video_feats, query_feats, duration=150)  # (L, Dv), (N, Dt)
         result['pred_relevant_windows'][0]   # [start_s, end_s, score]
         result['pred_saliency_scores']       # one score per clip
 
-    The features are prepared as the config's test dataset prepares them
-    (L2 normalisation per source, truncation to ``max_v_len`` / ``max_q_len``).
+    The features go through the config's own test pipeline (truncation,
+    temporal endpoints, padding, ...), after the L2 normalisation the
+    dataset applies when it reads them; ``cfg.model.predict_with`` chooses
+    the head whose windows are returned. The checkpoint must fit the model
+    exactly.
 
     Args:
         config: config path or :class:`Config`.
@@ -39,35 +43,46 @@ class MomentPredictor:
         init_default_scope(cfg.get('default_scope', 'sgdetr'))
         self.model = MODELS.build(cfg.model)
         if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location='cpu')
+            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True)
         self.model.to(device).eval()
         dataset = cfg.test_dataloader.dataset
         self.clip_len = dataset.get('clip_len', 2.0)
-        self.max_v_len = dataset.get('max_v_len')
-        self.max_q_len = dataset.get('max_q_len')
-        self.video_l2_norm = dataset.get('video_l2_norm', True)
+        norms = dataset.get('video_l2_norm', True)
+        self.video_l2_norm = norms
         self.text_l2_norm = dataset.get('text_l2_norm', True)
+        pipeline = dataset.get('pipeline') or [dict(type='BuildMomentTargets'),
+                                               dict(type='PackMomentInputs')]
+        self.pipeline = Compose([TRANSFORMS.build(t) for t in pipeline])
 
-    def _video(self, video: Union[ArrayLike, Sequence[ArrayLike]]) -> torch.Tensor:
+    def _video(self, video: Union[ArrayLike, Sequence[ArrayLike]]) -> np.ndarray:
         sources = [np.asarray(v, dtype=np.float32) for v in
                    (video if isinstance(video, (list, tuple)) else [video])]
         norms = self.video_l2_norm
         norms = list(norms) if isinstance(norms, (list, tuple)) else [norms] * len(sources)
-        length = min(len(s) for s in sources)
-        if self.max_v_len:
-            length = min(length, self.max_v_len)
-        return torch.from_numpy(np.concatenate(
-            [l2_normalize(s[:length]) if n else s[:length] for s, n in zip(sources, norms)],
-            axis=-1))
+        return combine_video_sources(sources, norms)
 
-    def _text(self, text: ArrayLike) -> torch.Tensor:
-        text = np.asarray(text, dtype=np.float32)[:self.max_q_len or None]
-        return torch.from_numpy(l2_normalize(text) if self.text_l2_norm else text)
+    def _text(self, text: ArrayLike) -> np.ndarray:
+        text = np.asarray(text, dtype=np.float32)
+        if text.ndim == 3 and len(text) == 1:
+            text = text[0]
+        return l2_normalize(text) if self.text_l2_norm else text
+
+    def prepare(self, video: Union[ArrayLike, Sequence[ArrayLike]], text: ArrayLike,
+                duration: Optional[float] = None, query: str = '', qid=0, vid: str = '') -> dict:
+        """One sample as the dataset would hand it to the model (after the pipeline)."""
+        video_array = self._video(video)
+        num_clips = len(video_array)
+        # Highlight-only configs derive the clip length from the duration.
+        clip_len = self.clip_len or (duration / num_clips if duration else 2.0)
+        return self.pipeline(dict(
+            video=video_array, text=self._text(text), qid=qid, vid=vid, query=query,
+            duration=float(duration if duration is not None else num_clips * clip_len),
+            clip_len=clip_len, num_clips=num_clips))
 
     @torch.no_grad()
     def predict(self, video: Union[ArrayLike, Sequence[ArrayLike]], text: ArrayLike,
-                duration: Optional[float] = None, query: str = '') -> dict:
-        """Predict for one pair.
+                duration: Optional[float] = None, query: str = '') -> Dict:
+        """Predict for one (video, query) pair.
 
         Args:
             video: (L, Dv) clip features, or a list of (L_i, D_i) sources that
@@ -77,21 +92,19 @@ class MomentPredictor:
             query: the query text, kept in the result.
         Returns:
             dict in the benchmark's submission format: ``query``,
-            ``pred_relevant_windows`` ([[start, end, score], ...] seconds,
-            best first) and ``pred_saliency_scores`` (one per clip).
+            ``pred_relevant_windows`` ([[start, end, score], ...] seconds, in the
+            order the benchmark reads them), ``pred_saliency_scores`` (one per
+            clip), and ``pred_relevant_windows_<head>`` for the model's
+            ``extra_outputs``.
         """
-        video_t, text_t = self._video(video), self._text(text)
-        num_clips = len(video_t)
-        # Highlight-only configs derive the clip length from the duration.
-        clip_len = self.clip_len or (duration / num_clips if duration else 2.0)
-        timeline = num_clips * clip_len
-        sample = MomentDataSample(metainfo=dict(
-            qid=0, vid='', query=query, duration=float(duration or timeline),
-            clip_len=clip_len, num_clips=num_clips, timeline=timeline))
-        data = dict(inputs=dict(video=[video_t], text=[text_t]), data_samples=[sample])
-        out = self.model.test_step(data)[0]
-        windows = torch.cat([out.pred_instances.spans,
-                             out.pred_instances.scores[:, None]], dim=1)
-        return dict(query=query,
-                    pred_relevant_windows=windows.cpu().tolist(),
-                    pred_saliency_scores=out.pred_saliency.cpu().tolist())
+        sample = self.prepare(video, text, duration, query)
+        out = self.model.test_step(pseudo_collate([sample]))[0]
+        result = dict(query=query)
+        for key in out.keys():
+            if key.startswith('pred_instances'):
+                name = key.replace('pred_instances', 'pred_relevant_windows')
+                instances = out.get(key)
+                result[name] = torch.cat([instances.spans, instances.scores[:, None]],
+                                         dim=1).cpu().tolist()
+        result['pred_saliency_scores'] = out.pred_saliency.cpu().tolist()
+        return result

@@ -2,23 +2,26 @@
 from .annotations import parse_annotation, read_jsonl
 from .data_preprocessor import MomentDataPreprocessor, pad_sequences
 from .errors import DataError
-from .features import FeatureStore, l2_normalize, read_npz_array
+from .features import (LAYOUTS, FeatureStore, combine_video_sources, l2_normalize,
+                       read_npz_array, read_pt_array)
 from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
                              QVHighlightsDataset, TACoSDataset, TVSumDataset,
                              YouTubeHighlightsDataset)
 from .synthetic import make_synthetic_dataset
 from .intervid_mr import (build_intervid_mr, clip_caption_similarity, relabel_moment,
                           saliency_grades, similarity_threshold)
-from .transforms import (BuildMomentTargets, PackMomentInputs,
-                         binary_saliency_from_windows, sample_rank_clips)
+from .transforms import (AppendTemporalEndpoints, BuildMomentTargets, PackMomentInputs,
+                         PadClips, TruncateFeatures, binary_saliency_from_windows,
+                         sample_saliency_pairs)
 
 __all__ = [
     'DataError', 'MomentRetrievalDataset', 'QVHighlightsDataset',
     'CharadesSTADataset', 'TACoSDataset', 'TVSumDataset',
     'YouTubeHighlightsDataset', 'MomentDataPreprocessor', 'pad_sequences',
-    'BuildMomentTargets', 'PackMomentInputs', 'FeatureStore',
-    'read_npz_array', 'l2_normalize', 'read_jsonl', 'parse_annotation',
-    'binary_saliency_from_windows', 'sample_rank_clips',
+    'TruncateFeatures', 'AppendTemporalEndpoints', 'PadClips', 'BuildMomentTargets',
+    'PackMomentInputs', 'FeatureStore', 'LAYOUTS', 'combine_video_sources', 'read_npz_array', 'read_pt_array',
+    'l2_normalize', 'read_jsonl', 'parse_annotation', 'binary_saliency_from_windows',
+    'sample_saliency_pairs',
     'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',
     'relabel_moment', 'saliency_grades', 'similarity_threshold'
 ]

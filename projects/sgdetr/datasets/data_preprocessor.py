@@ -10,8 +10,7 @@ from torch.nn.utils.rnn import pad_sequence
 from ..registry import MODELS
 
 #: Sequence inputs padded together with their masks (key -> mask key).
-SEQUENCE_KEYS = (('video', 'video_mask'), ('text', 'text_mask'),
-                 ('neg_text', 'neg_text_mask'))
+SEQUENCE_KEYS = (('video', 'video_mask'), ('text', 'text_mask'))
 
 
 def pad_sequences(sequences: Sequence[Tensor], length: Optional[int] = None,
@@ -53,16 +52,14 @@ class MomentDataPreprocessor(BaseDataPreprocessor):
 
     Input (``pseudo_collate`` of dataset samples)::
 
-        dict(inputs=dict(video=[Tensor(L_b, Dv)], text=[Tensor(N_b, Dt)]
-                         [, neg_text=[Tensor(N'_b, Dt)]]),
+        dict(inputs=dict(video=[Tensor(L_b, Dv)], text=[Tensor(N_b, Dt)]),
              data_samples=[MomentDataSample])
 
     (a list of per-sample ``inputs`` dicts is accepted as well).  Output, on
     the model's device::
 
         dict(inputs=dict(video (B, L, Dv), video_mask (B, L) bool,
-                         text (B, N, Dt), text_mask (B, N) bool
-                         [, neg_text (B, N', Dt), neg_text_mask (B, N')]),
+                         text (B, N, Dt), text_mask (B, N) bool),
              data_samples=list)
 
     Masks are True for real clips/tokens; padding is zeros.  Already batched

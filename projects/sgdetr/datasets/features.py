@@ -1,13 +1,19 @@
 """Feature files: locating, reading, checking, normalising and caching.
 
-Layout (the de-facto standard of pre-extracted MR/HD features):
+Layouts (``layout`` argument of :class:`FeatureStore`):
 
-- video: ``{video_dir}/{vid}.npz`` with key ``features``, float (L, Dv_i) per
-  clip, for every directory ``video_dir`` in ``video_dirs``; the sources are
-  concatenated along the feature axis (-> (L, sum_i Dv_i)) after truncating
-  all of them to the shortest L (extractors disagree by a clip or two);
-- text: ``{text_dir}/qid{qid}.npz`` with key ``last_hidden_state``, float
-  (N, Dt) token features (a leading batch axis of size 1 is dropped).
+- ``'npz'``, the de-facto standard of pre-extracted MR/HD features
+  (Moment-DETR, QD-DETR, CG-DETR, Lighthouse): video
+  ``{video_dir}/{vid}.npz`` with key ``features``, float (L, Dv_i) per clip;
+  text ``{text_dir}/qid{qid}.npz`` with key ``last_hidden_state``, float
+  (N, Dt) token features;
+- ``'released'``, the layout of the SG-DETR release (InternVideo2-1B):
+  video ``{video_dir}/{vid}.pt``, a torch tensor (L, Dv); text
+  ``{text_dir}/{qid}.npz`` with key ``features`` (N, Dt).
+
+A leading batch axis of size 1 is dropped. Several video directories are
+concatenated along the feature axis (-> (L, sum_i Dv_i)) after truncating
+all of them to the shortest L (extractors disagree by a clip or two).
 
 Caching (``cache`` argument of :class:`FeatureStore`):
 
@@ -32,8 +38,30 @@ import numpy as np
 
 from .errors import DataError
 
-VIDEO_KEY = 'features'
-TEXT_KEY = 'last_hidden_state'
+#: per layout: (video file name, video npz key or None for .pt, text file name, text key)
+LAYOUTS = {
+    'npz': ('{vid}.npz', 'features', 'qid{qid}.npz', 'last_hidden_state'),
+    'released': ('{vid}.pt', None, '{qid}.npz', 'features'),
+}
+
+
+def read_pt_array(path: str) -> np.ndarray:
+    """Read the tensor saved at ``path`` (``torch.save``) as a finite float32 2D array.
+
+    Loaded with ``weights_only=True``: a file that would run code is refused.
+    Raises :class:`DataError` as :func:`read_npz_array`.
+    """
+    import torch
+    try:
+        tensor = torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError as error:
+        raise DataError(f'{path}: feature file not found') from error
+    except Exception as error:  # unpickling errors have many types
+        raise DataError(f'{path}: cannot read feature file ({error})') from error
+    if not isinstance(tensor, torch.Tensor):
+        raise DataError(f'{path}: expected a saved tensor (L, D), got '
+                        f'{type(tensor).__name__}')
+    return _checked(tensor.float().numpy(), path, 'tensor')
 
 
 def read_npz_array(path: str, key: str) -> np.ndarray:
@@ -62,19 +90,23 @@ def read_npz_array(path: str, key: str) -> np.ndarray:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f'{path}: cannot read feature file ({error})'
                         ) from error
+    return _checked(array, path, repr(key))
+
+
+def _checked(array: np.ndarray, path: str, key: str) -> np.ndarray:
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2 or 0 in array.shape:
-        raise DataError(f'{path}: {key!r} must be a non-empty 2D array '
+        raise DataError(f'{path}: {key} must be a non-empty 2D array '
                         f'(length, dim), got shape {array.shape}')
     if not np.issubdtype(array.dtype, np.number):
-        raise DataError(f'{path}: {key!r} has non-numeric dtype '
+        raise DataError(f'{path}: {key} has non-numeric dtype '
                         f'{array.dtype}')
     array = array.astype(np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
-        raise DataError(f'{path}: {key!r} holds NaN/Inf in {bad_rows.size} '
+        raise DataError(f'{path}: {key} holds NaN/Inf in {bad_rows.size} '
                         f'of {len(array)} rows (first: row {bad_rows[0]})')
     return array
 
@@ -83,6 +115,19 @@ def l2_normalize(array: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows of (T, D) ``array`` scaled to unit L2 norm (zero rows stay 0)."""
     norm = np.linalg.norm(array, axis=-1, keepdims=True)
     return array / np.maximum(norm, eps)
+
+
+def combine_video_sources(sources: Sequence[np.ndarray],
+                          l2_norm: Sequence[bool]) -> np.ndarray:
+    """(L_i, D_i) sources -> (min L_i, sum D_i), each L2-normalised if asked.
+
+    The dataset's loading and :class:`sgdetr.apis.MomentPredictor` share it.
+    """
+    sources = [l2_normalize(s) if norm else s for s, norm in zip(sources, l2_norm)]
+    length = min(len(s) for s in sources)
+    if len(sources) == 1:
+        return sources[0][:length]
+    return np.concatenate([s[:length] for s in sources], axis=1)
 
 
 class FeatureStore:
@@ -98,6 +143,7 @@ class FeatureStore:
             ``None`` accepts whatever the first file has.
         text_dim: expected text feature dim, or ``None``.
         cache: ``False``, ``True`` or ``'preload'`` (see the module doc).
+        layout: ``'npz'`` or ``'released'`` (see the module doc).
 
     Every array a load returns has the dims of the first one loaded (or of
     ``video_dim``/``text_dim``), otherwise :class:`DataError` names the file.
@@ -110,7 +156,13 @@ class FeatureStore:
                  text_l2_norm: bool = True,
                  video_dim: Optional[int] = None,
                  text_dim: Optional[int] = None,
-                 cache: Union[bool, str] = False):
+                 cache: Union[bool, str] = False,
+                 layout: str = 'npz'):
+        if layout not in LAYOUTS:
+            raise ValueError(f'layout must be one of {sorted(LAYOUTS)}, got {layout!r}')
+        self.layout = layout
+        (self._video_name, self._video_key, self._text_name,
+         self._text_key) = LAYOUTS[layout]
         self.video_dirs: List[str] = ([video_dirs] if isinstance(
             video_dirs, str) else list(video_dirs))
         if not self.video_dirs:
@@ -139,10 +191,10 @@ class FeatureStore:
 
     # -- paths ---------------------------------------------------------------
     def video_paths(self, vid: str) -> List[str]:
-        return [osp.join(d, f'{vid}.npz') for d in self.video_dirs]
+        return [osp.join(d, self._video_name.format(vid=vid)) for d in self.video_dirs]
 
     def text_path(self, qid) -> str:
-        return osp.join(self.text_dir, f'qid{qid}.npz')
+        return osp.join(self.text_dir, self._text_name.format(qid=qid))
 
     def find_missing(self, vids: Iterable[str], qids: Iterable) -> List[str]:
         """Every feature file that ``vids``/``qids`` need and that is absent.
@@ -154,11 +206,11 @@ class FeatureStore:
         missing = []
         for directory in self.video_dirs:
             present = _list_dir(directory)
-            missing += [osp.join(directory, f'{v}.npz') for v in vids
-                        if f'{v}.npz' not in present]
+            names = [self._video_name.format(vid=v) for v in vids]
+            missing += [osp.join(directory, n) for n in names if n not in present]
         present = _list_dir(self.text_dir)
-        missing += [osp.join(self.text_dir, f'qid{q}.npz') for q in qids
-                    if f'qid{q}.npz' not in present]
+        names = [self._text_name.format(qid=q) for q in qids]
+        missing += [osp.join(self.text_dir, n) for n in names if n not in present]
         return missing
 
     # -- loading -------------------------------------------------------------
@@ -169,15 +221,12 @@ class FeatureStore:
             return self._cache[key]
         paths = self.video_paths(vid)
         sources = []
-        for path, normalise in zip(paths, self.video_l2_norm):
-            array = read_npz_array(path, VIDEO_KEY)
+        for path in paths:
+            sources.append(read_pt_array(path) if self._video_key is None else
+                           read_npz_array(path, self._video_key))
             self.num_reads += 1
-            sources.append(l2_normalize(array) if normalise else array)
         self._check_video_dims(paths, [s.shape[1] for s in sources])
-        length = min(len(s) for s in sources)
-        video = (sources[0][:length] if len(sources) == 1 else
-                 np.concatenate([s[:length] for s in sources], axis=1))
-        return self._remember(key, video)
+        return self._remember(key, combine_video_sources(sources, self.video_l2_norm))
 
     def load_text(self, qid) -> np.ndarray:
         """(N, Dt) float32 token features of query ``qid``."""
@@ -185,7 +234,7 @@ class FeatureStore:
         if self._cache is not None and key in self._cache:
             return self._cache[key]
         path = self.text_path(qid)
-        text = read_npz_array(path, TEXT_KEY)
+        text = read_npz_array(path, self._text_key)
         self.num_reads += 1
         if self._text_dim is None:
             self._text_dim = text.shape[1]

@@ -60,7 +60,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from .errors import DataError
-from .features import VIDEO_KEY, l2_normalize, read_npz_array
+from .features import LAYOUTS, l2_normalize, read_npz_array
 from .transforms import binary_saliency_from_windows
 
 #: QVHighlights annotators per clip; the one grade is written this many times.
@@ -311,7 +311,7 @@ def build_intervid_mr(samples: Iterable[dict],
     # Several captions may share a video: keep the recent ones in memory.
     @lru_cache(maxsize=16)
     def load_video(path: str) -> np.ndarray:
-        return read_npz_array(path, VIDEO_KEY)
+        return read_npz_array(path, LAYOUTS['npz'][1])
 
     lines, seen_qids = [], set()
     skipped, skip_examples = Counter(), {}

@@ -4,8 +4,7 @@ features (see :mod:`.annotations` and :mod:`.features` for both formats).
 
 ``dataset[i]`` returns (see ``docs/design.md``, data contract)::
 
-    dict(inputs=dict(video=Tensor(L, Dv), text=Tensor(N, Dt)
-                     [, neg_text=Tensor(N', Dt)]),
+    dict(inputs=dict(video=Tensor(L, Dv), text=Tensor(N, Dt)),
          data_samples=MomentDataSample)
 
 Everything that can be checked without reading every feature file is checked
@@ -52,21 +51,12 @@ class MomentRetrievalDataset(BaseDataset):
             as ``duration / len(label)`` (highlight sets whose features are
             extracted one per annotated segment; then the feature length is
             checked against ``len(label)``).
-        max_v_len: keep at most this many clips (the timeline shrinks with
-            it; windows beyond it are dropped or clipped).
-        max_q_len: keep at most this many text tokens.
         video_l2_norm: L2-normalise clips, one bool or one per video dir.
         text_l2_norm: L2-normalise text tokens.
         video_dim, text_dim: expected feature dims (video: summed over dirs);
             checked at start-up against the first sample's files.
-        with_neg_query: also load ``inputs['neg_text']``: the query of
-            another sample whose ``vid`` differs, for the negative-pair loss.
-        neg_query_seed: ``None`` draws the negative query at random each
-            time a sample is read (numpy's global generator, which MMEngine
-            seeds per worker: reproducible under ``randomness.seed``, a new
-            draw every epoch).  An int fixes one negative per sample, derived
-            from ``(neg_query_seed, index)``: the same in every epoch, worker
-            and run.
+        feature_layout: ``'npz'`` or ``'released'`` (file names and keys, see
+            :mod:`.features`).
         cache_features: ``False``, ``True`` (per-process cache) or
             ``'preload'`` (read everything at start-up, shared with forked
             workers); see :mod:`.features` for the trade-offs.
@@ -78,7 +68,8 @@ class MomentRetrievalDataset(BaseDataset):
         require_targets: in training (``test_mode=False``) every sample must
             carry ground truth (windows, saliency scores or label); the
             benchmark classes name the fields their training split must have.
-        pipeline: transforms after loading; defaults to
+        pipeline: transforms after loading (truncation, temporal endpoints,
+            padding, targets, packing: see :mod:`.transforms`); defaults to
             ``[BuildMomentTargets(), PackMomentInputs()]``.
         **kwargs: ``data_root``, ``metainfo``, ``indices``,
             ``serialize_data``, ``test_mode``, ``lazy_init``, ``filter_cfg``
@@ -94,14 +85,11 @@ class MomentRetrievalDataset(BaseDataset):
                  video_feat_dirs: Union[str, Sequence[str], None] = None,
                  text_feat_dir: Optional[str] = None,
                  clip_len: Optional[float] = 2.0,
-                 max_v_len: Optional[int] = None,
-                 max_q_len: Optional[int] = None,
                  video_l2_norm: Union[bool, Sequence[bool]] = True,
                  text_l2_norm: bool = True,
                  video_dim: Optional[int] = None,
                  text_dim: Optional[int] = None,
-                 with_neg_query: bool = False,
-                 neg_query_seed: Optional[int] = None,
+                 feature_layout: str = 'npz',
                  cache_features: Union[bool, str] = False,
                  length_tolerance: Optional[float] = 0.1,
                  window_tolerance: float = 0.5,
@@ -111,10 +99,6 @@ class MomentRetrievalDataset(BaseDataset):
         self.clip_len = clip_len
         if clip_len is not None and not clip_len > 0:
             raise ValueError(f'clip_len must be positive, got {clip_len}')
-        self.max_v_len = max_v_len
-        self.max_q_len = max_q_len
-        self.with_neg_query = with_neg_query
-        self.neg_query_seed = neg_query_seed
         self.length_tolerance = length_tolerance
         self.window_tolerance = window_tolerance
         self.require_targets = require_targets
@@ -122,8 +106,6 @@ class MomentRetrievalDataset(BaseDataset):
             raise ValueError('give both video_feat_dirs and text_feat_dir, or '
                              'neither (annotation-only mode)')
         self.annotation_only = video_feat_dirs is None
-        if self.annotation_only and with_neg_query:
-            raise ValueError('with_neg_query needs feature directories')
         data_root = kwargs.get('data_root') or ''
         self.features: Optional[FeatureStore] = None
         if not self.annotation_only:
@@ -135,7 +117,8 @@ class MomentRetrievalDataset(BaseDataset):
                 text_l2_norm=text_l2_norm,
                 video_dim=video_dim,
                 text_dim=text_dim,
-                cache=cache_features)
+                cache=cache_features,
+                layout=feature_layout)
         if pipeline is None:
             pipeline = [dict(type='BuildMomentTargets'),
                         dict(type='PackMomentInputs')]
@@ -199,9 +182,6 @@ class MomentRetrievalDataset(BaseDataset):
     def _check_dataset(self, data_list: List[dict]) -> None:
         vids = [record['vid'] for record in data_list]
         qids = [record['qid'] for record in data_list]
-        if self.with_neg_query and len(set(vids)) < 2:
-            raise DataError(f'{self.ann_file}: with_neg_query needs at least '
-                            f'two different videos')
         if self.features is None:
             return
         missing = self.features.find_missing(vids, qids)
@@ -235,17 +215,9 @@ class MomentRetrievalDataset(BaseDataset):
             video = self.features.load_video(results['vid'])
             self._check_length(results, len(video), clip_len)
             text = self.features.load_text(results['qid'])
-            results['video'] = video[:self.max_v_len]
-            results['text'] = text[:self.max_q_len]
-            num_clips = len(results['video'])
-            if self.with_neg_query:
-                neg_idx = self._negative_index(idx, results['vid'])
-                neg_qid = self.get_data_info(neg_idx)['qid']
-                results['neg_qid'] = neg_qid
-                results['neg_text'] = self.features.load_text(
-                    neg_qid)[:self.max_q_len]
-        if self.max_v_len is not None:
-            num_clips = min(num_clips, self.max_v_len)
+            results['video'] = video
+            results['text'] = text
+            num_clips = len(video)
         results['num_clips'] = num_clips
         return self.pipeline(results)
 
@@ -269,26 +241,6 @@ class MomentRetrievalDataset(BaseDataset):
                 f' implies {expected:.1f} (duration {record["duration"]:g} s /'
                 f' clip_len {clip_len:g} s); wrong clip_len or feature file? '
                 f'(length_tolerance={self.length_tolerance})')
-
-    def _negative_index(self, idx: int, vid: str) -> int:
-        """Index of another sample whose video differs from ``vid``."""
-        draw = (np.random.randint if self.neg_query_seed is None else
-                np.random.default_rng((self.neg_query_seed, idx)).integers)
-        num_samples = len(self)
-        # Random probing: a clash (same video) has probability ~ queries per
-        # video / dataset size, so a handful of draws virtually always does.
-        for _ in range(16):
-            candidate = int(draw(num_samples))
-            if self.get_data_info(candidate)['vid'] != vid:
-                return candidate
-        # Tiny or degenerate datasets: scan onwards (init guarantees a hit).
-        for offset in range(1, num_samples):
-            candidate = (idx + offset) % num_samples
-            if self.get_data_info(candidate)['vid'] != vid:
-                return candidate
-        raise DataError(f'{self.ann_file}: no sample with a video other than'
-                        f' {vid!r} for the negative query')
-
 
 @DATASETS.register_module()
 class QVHighlightsDataset(MomentRetrievalDataset):

@@ -7,8 +7,10 @@ One JSON line per query::
      "pred_relevant_windows": [[start_s, end_s, score], ...],
      "pred_saliency_scores": [s_0, ..., s_{L-1}]}
 
-Windows are in seconds, clipped to [0, duration], sorted by decreasing score,
-at most 10 unless asked otherwise.  The server expects
+Windows are in seconds, clipped to [0, duration], in the order the model
+ranks them (the server reads the first 10 in the order given: the released
+SG-DETR ranks by foreground probability and scores by sqrt(p * IoU)), at
+most 10 unless asked otherwise.  The server expects
 ``hl_val_submission.jsonl`` and ``hl_test_submission.jsonl`` zipped together.
 Numbers are written with Python's shortest round-trip repr, so the file
 scores exactly as the predictions it came from.
@@ -96,11 +98,10 @@ def format_windows(spans, scores, duration: Optional[float] = None,
     Args:
         spans: (M, 2) [start, end] seconds.  scores: (M,).
         duration: clip windows to [0, duration] when given.
-        max_windows: keep the best ones (None: all).
+        max_windows: keep the first ones (None: all).
 
     Returns:
-        ``[[start, end, score], ...]`` sorted by decreasing score (stable:
-        equal scores keep their order).
+        ``[[start, end, score], ...]`` in the given order.
     """
     spans = _to_numpy(spans).reshape(-1, 2)
     scores = _to_numpy(scores).reshape(-1)
@@ -108,8 +109,7 @@ def format_windows(spans, scores, duration: Optional[float] = None,
         raise SubmissionError(f'{len(spans)} spans but {len(scores)} scores')
     if duration is not None:
         spans = np.clip(spans, 0.0, float(duration))
-    order = np.argsort(-scores, kind='stable')[:max_windows]
-    return np.concatenate([spans[order], scores[order, None]], axis=1).tolist()
+    return np.concatenate([spans, scores[:, None]], axis=1)[:max_windows].tolist()
 
 
 def _field(sample, name: str, default=None):
@@ -121,8 +121,8 @@ def _field(sample, name: str, default=None):
     return getattr(sample, name, default)
 
 
-def prediction_to_submission(sample, max_windows: Optional[int] = MAX_WINDOWS
-                             ) -> Dict[str, Any]:
+def prediction_to_submission(sample, max_windows: Optional[int] = MAX_WINDOWS,
+                             instances_field: str = 'pred_instances') -> Dict[str, Any]:
     """One predicted data sample -> one submission entry.
 
     Args:
@@ -130,7 +130,9 @@ def prediction_to_submission(sample, max_windows: Optional[int] = MAX_WINDOWS
             hands to metrics): metainfo ``qid, vid, query, duration``,
             ``pred_instances.spans`` (M, 2) seconds + ``.scores`` (M,) and/or
             ``pred_saliency`` (L,).
-        max_windows: windows kept (best scores first).
+        max_windows: windows kept (the first ones).
+        instances_field: the sample's field with the windows
+            (``pred_instances_fusion`` for another head's).
 
     Returns:
         ``{qid, query, vid[, pred_relevant_windows][, pred_saliency_scores]}``.
@@ -140,7 +142,7 @@ def prediction_to_submission(sample, max_windows: Optional[int] = MAX_WINDOWS
         raise SubmissionError('a predicted sample has no "qid" in its metainfo')
     entry = {'qid': qid, 'query': _field(sample, 'query'),
              'vid': _field(sample, 'vid')}
-    instances = _field(sample, 'pred_instances')
+    instances = _field(sample, instances_field)
     if instances is not None:
         spans = _field(instances, 'spans')
         scores = _field(instances, 'scores')
@@ -204,8 +206,8 @@ def check_submission_qids(entries: Sequence[dict],
 
 def normalize_entry(entry: dict, annotation: Optional[dict] = None,
                     max_windows: Optional[int] = MAX_WINDOWS) -> dict:
-    """An entry in the official layout: official keys only, windows sorted by
-    score, at most ``max_windows``, clipped to the annotated duration when
+    """An entry in the official layout: official keys only, windows in their
+    order, at most ``max_windows``, clipped to the annotated duration when
     ``annotation`` is given (which also fills a missing query / vid)."""
     annotation = annotation or {}
     out = {'qid': entry['qid'],

@@ -1,6 +1,11 @@
 """Shared part of the sgdetr metrics: predictions become submission entries
 in ``process``; ``compute_metrics`` dedupes them by qid, writes the
-submission when asked and scores it against the annotation file."""
+submission when asked and scores it against the annotation file.
+
+A model may return other heads' windows next to its output
+(``pred_instances_<head>``, e.g. ``pred_instances_fusion``): they are scored
+too, their metrics named ``<head>/<metric>``; only the output is written.
+"""
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -19,7 +24,7 @@ class BaseSubmissionMetric(BaseMetric):
         submission_dir: when set, write the submission there (and the full
             metrics next to it when the split has ground truth).
         split_name: names the written files.
-        max_windows: predicted windows kept per query (best scores first).
+        max_windows: predicted windows kept per query (the first ones).
         match_number: require every qid of ``ann_file`` exactly once (the
             server's rule).  False scores only the predicted qids, e.g. when
             validating on a subset.
@@ -64,9 +69,14 @@ class BaseSubmissionMetric(BaseMetric):
         return self._annotations
 
     def process(self, data_batch, data_samples: Sequence) -> None:
-        """Turn each predicted sample into a submission entry."""
+        """Turn each predicted sample into a submission entry (one per head)."""
         for sample in data_samples:
-            self.results.append(prediction_to_submission(sample, self.max_windows))
+            fields = sample.keys() if isinstance(sample, dict) else sample.all_keys()
+            heads = {key[len('pred_instances_'):]: _windows_only(prediction_to_submission(
+                sample, self.max_windows, key)) for key in fields
+                if key.startswith('pred_instances_')}
+            self.results.append(dict(entry=prediction_to_submission(sample, self.max_windows),
+                                     heads=heads))
 
     def results_to_submission(self, results: Sequence[dict]) -> List[dict]:
         """Gathered entries -> one entry per qid (first kept), restricted to
@@ -98,7 +108,7 @@ class BaseSubmissionMetric(BaseMetric):
             dump_json(metrics, osp.join(self.submission_dir, self.metrics_file))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        entries = self.results_to_submission(results)
+        entries = self.results_to_submission([r['entry'] for r in results])
         if not entries:
             raise ValueError(f'{type(self).__name__}: no prediction to evaluate')
         if not self.has_ground_truth():
@@ -106,7 +116,14 @@ class BaseSubmissionMetric(BaseMetric):
             print_log(f'{self.ann_file} has no ground truth: submission '
                       'written, nothing scored', logger='current')
             return {}
-        full, flat = self.score(entries, self._split_annotations(entries))
+        annotations = self._split_annotations(entries)
+        full, flat = self.score(entries, annotations)
+        for head in sorted({h for r in results for h in r['heads']}):
+            head_entries = self.results_to_submission(
+                [r['heads'][head] for r in results if head in r['heads']])
+            head_full, head_flat = self.score(head_entries, annotations)
+            full = {**full, head: head_full}
+            flat.update({f'{head}/{k}': v for k, v in head_flat.items()})
         self.write(entries, full)
         return flat
 
@@ -116,3 +133,7 @@ class BaseSubmissionMetric(BaseMetric):
     def score(self, entries: List[dict], annotations: List[dict]):
         """Returns (full metrics to save, flat dict to log)."""
         raise NotImplementedError
+
+
+def _windows_only(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k != 'pred_saliency_scores'}

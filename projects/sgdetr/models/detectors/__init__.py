@@ -1,4 +1,4 @@
-from .sgdetr import SGDETR
+from .sgdetr import SGDETR, source_video
 from .zero_shot import ZeroShotSaliency
 
-__all__ = ['SGDETR', 'ZeroShotSaliency']
+__all__ = ['SGDETR', 'ZeroShotSaliency', 'source_video']

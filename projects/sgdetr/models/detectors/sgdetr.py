@@ -1,87 +1,98 @@
-"""SG-DETR: saliency-guided encoder + hybrid (DINO-style DETR and ATSS) span detector."""
-import logging
-from typing import Dict, List, Optional
+"""SG-DETR: saliency-guided encoder + hybrid (DETR and ATSS) span detector, as released."""
+import re
+from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from sgdetr.registry import MODELS, TASK_UTILS
-from ..losses import clips_in_spans
-from ..postprocess import select_windows
+from sgdetr.registry import MODELS
+from sgdetr.structures import span_xx_to_cxw
+from ..postprocess import detr_windows, finalize_windows, round_scores, weighted_span_fusion
 from .data_preprocessor_builder import build_data_preprocessor
+
+HEAD_OUTPUTS = ('detr', 'fusion', 'atss')
+DEFAULT_POSTPROCESS = dict(
+    round_to=2.0, min_length=2.0, max_windows=10,
+    atss=dict(score_thr=0.05, nms_thr=0.5, max_per_video=10),
+    fusion=dict(atss=dict(score_thr=0.01, nms_thr=0.75, max_per_video=10),
+                model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1))
+
+
+def source_video(vid: str) -> str:
+    """The video a clip-level id was cut from (``abc_60.0_210.0`` -> ``abc``)."""
+    return re.sub(r'_\d+(\.\d+)?_\d+(\.\d+)?$', '', vid)
 
 
 @MODELS.register_module()
 class SGDETR(BaseModel):
     """Moment retrieval and highlight detection (Dokholyan et al., 2024).
 
-    Data path (paper §3): ``encoder`` (projections, local saliency, SGCA
-    encoder, context encoder, global saliency module) -> memory F_g (B, L, H)
-    and saliency logits (B, L); ``detr_head`` (primary, one-to-one) and the
-    optional ``atss_head`` (auxiliary, one-to-many) detect spans on F_g. In
-    training the ATSS positive anchors become an extra query group of the DETR
-    decoder (collaborative training); at inference the two heads' spans are
-    merged by ``fusion`` (weighted span fusion).
+    Forward pass: ``encoder`` (projections, local saliency, text-to-video
+    encoder, context encoder, global saliency) -> memory F_g (B, L, H) and
+    saliency logits (B, L); ``pyramid`` -> four levels; ``detr_head``
+    (one-to-one, the reported output) and ``atss_head`` (one-to-many) detect
+    spans on them. In training the ATSS positives are extra DETR queries
+    (collaborative training), and learned sentence / moment tokens feed the
+    alignment and moment-clip losses. Every computation of a sample is the
+    one it would get in a batch of its own.
 
     Args:
         encoder: :class:`SaliencyGuidedEncoder` config.
-        detr_head: :class:`SpanDINOHead` config.
-        atss_head: :class:`SpanATSSHead` config, or None (ablations (a)-(d)).
-        fusion: :class:`WeightedSpanFusion` config; None keeps the DETR spans
-            only, even with an ATSS head (which then only helps training).
-        saliency_loss: :class:`SaliencyLoss`, applied to S_local and S_global.
-        alignment_loss: moment-sentence alignment, or None.
-        moment_clip_loss: moment / non-moment clip loss, or None.
-        neg_pair_global: compute the negative-pair saliency with the full
-            encoder (both S_local and S_global get the negative-pair terms);
-            False runs only the cheap local path.
-        max_windows: windows kept per query at inference.
-        predict_with: ``'fusion'`` (both heads, fused; the DETR head alone
-            without ``fusion``), ``'detr'`` or ``'atss'``: which spans
-            ``predict`` returns, e.g. to evaluate each head of a trained model
-            (``tools/test.py ... --cfg-options model.predict_with=atss``).
+        pyramid: :class:`TemporalFeaturePyramid` config.
+        detr_head: :class:`SpanDETRHead` config, or None (highlight-only).
+        atss_head: :class:`SpanATSSHead` config, or None.
+        sentence_encoder, moment_encoder: token encoders of the auxiliary
+            losses (None with their loss).
+        saliency_loss, alignment_loss, moment_clip_loss: loss configs.
+        predict_with: the spans ``predict`` returns as ``pred_instances``:
+            ``'detr'`` (the released output), ``'fusion'`` (DETR and ATSS
+            spans merged by weighted span fusion) or ``'atss'``.
+        extra_outputs: further heads' spans, as ``pred_instances_<name>``
+            (evaluated alongside, e.g. ``('fusion',)``).
+        postprocess: window rules (``round_to`` / ``min_length`` seconds,
+            ``max_windows``) and the ATSS / fusion settings, merged over
+            :data:`DEFAULT_POSTPROCESS`.
     """
 
-    def __init__(self,
-                 encoder: dict,
-                 detr_head: dict,
-                 atss_head: Optional[dict] = None,
-                 fusion: Optional[dict] = None,
+    def __init__(self, encoder: dict, pyramid: dict = dict(type='TemporalFeaturePyramid'),
+                 detr_head: Optional[dict] = dict(type='SpanDETRHead'),
+                 atss_head: Optional[dict] = dict(type='SpanATSSHead'),
+                 sentence_encoder: Optional[dict] = dict(type='SentenceTokenEncoder'),
+                 moment_encoder: Optional[dict] = dict(type='MomentTokenEncoder'),
                  saliency_loss: Optional[dict] = dict(type='SaliencyLoss'),
                  alignment_loss: Optional[dict] = dict(type='MomentSentenceAlignmentLoss'),
                  moment_clip_loss: Optional[dict] = dict(type='MomentClipLoss'),
-                 neg_pair_global: bool = True,
-                 max_windows: int = 10,
-                 predict_with: str = 'fusion',
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 predict_with: str = 'detr', extra_outputs: Sequence[str] = (),
+                 postprocess: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
                          init_cfg=init_cfg)
+        build = lambda cfg, **kw: MODELS.build(cfg, default_args=kw) if cfg else None  # noqa
         self.encoder = MODELS.build(encoder)
-        self.detr_head = MODELS.build(detr_head)
-        self.atss_head = MODELS.build(atss_head) if atss_head else None
-        if fusion and not atss_head:
-            print_log('`fusion` is ignored without an `atss_head`: the DETR spans '
-                      'are the predictions', logger='current', level=logging.WARNING)
-        self.fusion = TASK_UTILS.build(fusion) if fusion and atss_head else None
-        self.saliency_loss = MODELS.build(saliency_loss) if saliency_loss else None
-        self.alignment_loss = MODELS.build(alignment_loss) if alignment_loss else None
-        self.moment_clip_loss = MODELS.build(moment_clip_loss) if moment_clip_loss else None
-        self.neg_pair_global = neg_pair_global
-        self.max_windows = max_windows
-        if predict_with not in ('fusion', 'detr', 'atss'):
-            raise ValueError(f"predict_with must be 'fusion', 'detr' or 'atss', got "
-                             f'{predict_with!r}')
-        if predict_with == 'atss' and self.atss_head is None:
-            raise ValueError("predict_with='atss' needs an atss_head")
+        dims = self.encoder.embed_dims
+        self.pyramid = build(pyramid, embed_dims=dims)
+        self.detr_head = build(detr_head, embed_dims=dims)
+        self.atss_head = build(atss_head, embed_dims=dims)
+        self.sentence_encoder = build(sentence_encoder, embed_dims=dims)
+        self.moment_encoder = build(moment_encoder, embed_dims=dims)
+        self.saliency_loss = build(saliency_loss)
+        self.alignment_loss = build(alignment_loss)
+        self.moment_clip_loss = build(moment_clip_loss)
+        self.postprocess = {**DEFAULT_POSTPROCESS, **(postprocess or {})}
+        for name in (predict_with, *extra_outputs):
+            if name not in HEAD_OUTPUTS:
+                raise ValueError(f'unknown output {name!r}: choose from {HEAD_OUTPUTS}')
+            if name != 'detr' and self.atss_head is None or self.detr_head is None and name != 'atss':
+                raise ValueError(f"output {name!r} needs the heads it reads "
+                                 f"(detr_head={detr_head is not None}, atss_head="
+                                 f"{atss_head is not None})")
         self.predict_with = predict_with
+        self.extra_outputs = tuple(n for n in extra_outputs if n != predict_with)
 
-    def forward(self, inputs: dict, data_samples: Optional[List] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs: dict, data_samples: Optional[List] = None, mode: str = 'tensor'):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -91,87 +102,158 @@ class SGDETR(BaseModel):
         raise ValueError(f'unknown mode {mode!r}')
 
     def encode(self, inputs: dict) -> Dict[str, Tensor]:
-        for key, expected in (('video', self.encoder.video_dim),
-                              ('text', self.encoder.text_dim)):
+        """Encoder outputs and the pyramid (``levels``, ``level_masks``)."""
+        for key, expected in (('video', self.encoder.video_dim), ('text', self.encoder.text_dim)):
             if inputs[key].shape[-1] != expected:
                 raise ValueError(
-                    f'{key} features have dim {inputs[key].shape[-1]} but the model '
-                    f'was built for model.encoder.{key}_dim={expected}: set `{key}_dim` '
-                    'once at the top of the config so the dataset and the model agree')
-        return self.encoder(inputs['video'], inputs['video_mask'], inputs['text'],
-                            inputs['text_mask'])
+                    f'{key} features have dim {inputs[key].shape[-1]} but the model was '
+                    f'built for {expected} (model.encoder.{key}_dim): set the dims once at '
+                    'the top of the config so that the dataset and the model agree')
+        enc = self.encoder(inputs['video'], inputs['video_mask'], inputs['text'],
+                           inputs['text_mask'])
+        if self.pyramid is not None:
+            enc['levels'], enc['level_masks'] = self.pyramid(enc['memory'], inputs['video_mask'])
+        return enc
 
     def loss(self, inputs: dict, data_samples: List) -> Dict[str, Tensor]:
+        video_mask, text_mask = inputs['video_mask'], inputs['text_mask']
         enc = self.encode(inputs)
-        mask = enc['memory_mask']
-        gt_spans = [s.gt_instances.spans.to(mask.device).float() for s in data_samples]
-        in_moment = clips_in_spans(gt_spans, mask)
-        losses = {}
-        if self.saliency_loss is not None:
-            losses.update(self._saliency_losses(inputs, enc, data_samples, in_moment))
-        if self.alignment_loss is not None:
-            losses.update(self.alignment_loss(enc['sentence'], enc['clip_embed'], in_moment,
-                                              mask))
-        if self.moment_clip_loss is not None:
-            losses.update(self.moment_clip_loss(enc['context'], in_moment, mask))
-        groups = []
+        targets = self._targets(data_samples, video_mask)
+        losses, groups = {}, []
         if self.atss_head is not None:
-            atss_losses, positive_group = self.atss_head.loss(enc['memory'], mask, gt_spans)
-            losses.update(atss_losses)
-            groups.append(positive_group)
-        losses.update(self.detr_head.loss(enc['memory'], mask, enc['memory_pos'], gt_spans,
-                                          extra_groups=groups))
+            atss = self.atss_head(enc['levels'], enc['level_masks'])
+            units = self.atss_head.to_units(targets['gt_spans'], targets['timelines'])
+            assigned = self.atss_head.assign(atss, units)
+            losses.update(self.atss_head.loss(atss, assigned, units))
+            if self.detr_head is not None and self.detr_head.collab_proj is not None:
+                groups.append(self.atss_head.collaborative_group(
+                    atss, assigned, units, enc['levels'], targets['timelines'],
+                    self.detr_head.collab_proj))
+        if self.detr_head is not None:
+            groups.append(self.detr_head.denoising_group(targets['gt_spans'], len(data_samples)))
+            detr = self.detr_head(enc['memory'], video_mask, enc['pos'], enc['levels'],
+                                  enc['level_masks'], [g for g in groups if g is not None])
+            losses.update(self.detr_head.loss(detr, targets['gt_spans']))
+        if self.saliency_loss is not None:
+            losses.update(self._saliency_losses(enc, video_mask, text_mask, targets))
+        in_moment = (targets['labels'] > 0) & video_mask
+        if self.moment_encoder is not None:
+            moment, _, clips = self.moment_encoder(enc['video'], enc['pos'], video_mask,
+                                                   in_moment)
+            if self.alignment_loss is not None:
+                sentence = self.sentence_encoder(enc['text'], text_mask)
+                losses.update(self.alignment_loss(moment, sentence))
+            if self.moment_clip_loss is not None:
+                losses.update(self.moment_clip_loss(moment, clips, in_moment, video_mask))
         return losses
 
-    def _saliency_losses(self, inputs, enc, data_samples, in_moment) -> Dict[str, Tensor]:
-        mask = enc['memory_mask']
-        L = mask.shape[1]
-        gt_saliency = pad_sequence([s.gt_saliency for s in data_samples],
-                                   batch_first=True).to(mask.device)
-        gt_saliency = torch.nn.functional.pad(gt_saliency,
-                                              (0, 0, 0, L - gt_saliency.shape[1]))
-        neg = {}
-        if 'neg_text' in inputs:
-            neg = self.encoder.forward_saliency(inputs['video'], mask, inputs['neg_text'],
-                                                inputs['neg_text_mask'],
-                                                with_global=self.neg_pair_global)
+    def _targets(self, data_samples: List, video_mask: Tensor) -> Dict:
+        """GT spans (normalised centre/width), graded saliency labels (B, L) and pairs."""
+        device, length = video_mask.device, video_mask.shape[1]
+        saliency = [s.gt_saliency.sum(-1) if 'gt_saliency' in s else
+                    torch.zeros(int(s.metainfo['num_clips'])) for s in data_samples]
+        labels = pad_sequence(saliency, batch_first=True).to(device)
+        labels = torch.nn.functional.pad(labels, (0, length - labels.shape[1]))
+        pairs = [torch.stack([s.pos_clip_indices, s.neg_clip_indices]) if 'pos_clip_indices'
+                 in s else torch.zeros(2, 0, dtype=torch.long) for s in data_samples]
+        width = max(p.shape[1] for p in pairs)
+        pairs = torch.stack([p if p.shape[1] == width else torch.zeros(2, width, dtype=torch.long)
+                             for p in pairs]).to(device)
+        return dict(
+            gt_spans=[span_xx_to_cxw(s.gt_instances.spans.to(device).float())
+                      for s in data_samples],
+            labels=labels, pos_clips=pairs[:, 0], neg_clips=pairs[:, 1],
+            timelines=torch.tensor([float(s.metainfo['timeline']) for s in data_samples],
+                                   device=device),
+            videos=[source_video(str(s.metainfo.get('vid', i)))
+                    for i, s in enumerate(data_samples)])
+
+    def _saliency_losses(self, enc: dict, video_mask: Tensor, text_mask: Tensor,
+                         targets: dict) -> Dict[str, Tensor]:
+        """HD losses of the local and global saliency; video b is paired with the
+        query of sample b + 1 (cyclically) when that query is about another video."""
+        batch = video_mask.shape[0]
+        videos = targets['videos']
+        rows = torch.tensor([b for b in range(batch) if videos[b] != videos[(b + 1) % batch]],
+                            dtype=torch.long, device=video_mask.device)
+        neg = dict(saliency_local=None, saliency_global=None)
+        if len(rows):
+            neg = self.encoder.negative_saliency(enc, video_mask, text_mask, rows,
+                                                 (rows + 1) % batch)
         losses = {}
-        # Without the global saliency module S_global is S_local: scoring it
-        # twice would double the weight of the highlight losses.
-        names = ('local', 'global') if self.encoder.global_saliency.enabled else ('local',)
-        # Highlight-only sets (TVSum, YouTube-HL) have no windows: their moment
-        # clips are the clips with a positive label.
-        has_windows = torch.tensor([len(s.gt_instances) > 0 for s in data_samples],
-                                   device=mask.device)
-        positive = torch.where(has_windows[:, None], in_moment,
-                               (gt_saliency.sum(-1) > 0) & mask)
-        for name in names:
+        for name in ('local', 'global'):
+            if enc[f'saliency_{name}'] is None:
+                continue
             losses.update(self.saliency_loss(
-                enc[f'saliency_{name}'], mask, gt_saliency,
-                neg_saliency=neg.get(f'saliency_{name}'), positive_mask=positive,
-                name=name))
+                enc[f'saliency_{name}'], video_mask, targets['labels'], targets['pos_clips'],
+                targets['neg_clips'], neg[f'saliency_{name}'], rows, prefix=f'hd_{name}'))
         return losses
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List) -> List:
+        """Windows (``pred_instances``: ``spans`` (M, 2) seconds, ``scores`` (M,), in
+        the order the benchmark reads them) and ``pred_saliency`` (one per real clip)."""
+        video_mask = inputs['video_mask']
         enc = self.encode(inputs)
-        mask, memory, pos = enc['memory_mask'], enc['memory'], enc['memory_pos']
-        if self.predict_with == 'atss':
-            per_sample = list(zip(*self.atss_head.predict(memory, mask)))
-        else:
-            spans, scores = self.detr_head.predict(memory, mask, pos)
-            if self.fusion is not None and self.predict_with == 'fusion':
-                atss_spans, atss_scores = self.atss_head.predict(memory, mask)
-                per_sample = self.fusion([spans, atss_spans], [scores, atss_scores])
-            else:
-                per_sample = list(zip(spans, scores))
-        num_clips = mask.sum(1).tolist()
+        wanted = (self.predict_with, *self.extra_outputs)
+        timelines = torch.tensor([float(s.metainfo['timeline']) for s in data_samples])
+        detr = atss = None
+        if self.detr_head is not None and ('detr' in wanted or 'fusion' in wanted):
+            detr = self.detr_head.predict(self.detr_head(
+                enc['memory'], video_mask, enc['pos'], enc['levels'], enc['level_masks']))
+            detr = {k: v.float().cpu() if v.is_floating_point() else v.cpu()
+                    for k, v in detr.items()}
+        if self.atss_head is not None and ('atss' in wanted or 'fusion' in wanted):
+            atss = self.atss_head(enc['levels'], enc['level_masks'])
+        per_head = {name: self._windows(name, detr, atss, timelines, data_samples)
+                    for name in wanted}
+        saliency = enc['saliency_global']
+        saliency = enc['saliency_local'] if saliency is None else saliency
         for b, sample in enumerate(data_samples):
-            meta = sample.metainfo
-            timeline = meta.get('timeline', num_clips[b] * meta.get('clip_len', 2.0))
-            windows, window_scores = select_windows(
-                *per_sample[b], max_windows=self.max_windows, timeline=timeline,
-                duration=meta.get('duration', timeline))
-            sample.pred_instances = InstanceData(spans=windows, scores=window_scores)
-            sample.pred_saliency = enc['saliency_global'][b, :num_clips[b]]
+            for name, windows in per_head.items():
+                field = 'pred_instances' if name == self.predict_with else f'pred_instances_{name}'
+                sample.set_field(InstanceData(spans=windows[b][0], scores=windows[b][1]), field)
+            num = int(sample.metainfo.get('num_real_clips', sample.metainfo['num_clips']))
+            sample.pred_saliency = saliency[b, :num].float().cpu()
         return data_samples
+
+    def _windows(self, name: str, detr: Optional[dict], atss: Optional[dict],
+                 timelines: Tensor, data_samples: List) -> List:
+        cfg = self.postprocess
+        rules = dict(round_to=cfg['round_to'], min_length=cfg['min_length'])
+        if name in ('atss', 'fusion'):
+            atss_cfg = cfg['fusion']['atss'] if name == 'fusion' else cfg['atss']
+            candidates = self.atss_head.predict(atss, timelines.to(atss['valid'].device),
+                                                **atss_cfg)
+        results = []
+        for b, sample in enumerate(data_samples):
+            timeline, meta = float(timelines[b]), sample.metainfo
+            # windows end where the video's real clips end (not in the padding)
+            real = meta.get('num_real_clips', meta['num_clips']) * meta.get('clip_len', 1.0)
+            duration = min(float(meta.get('duration', timeline)), real, timeline)
+            if name == 'detr':
+                valid = detr['valid'][b]
+                results.append(detr_windows(detr['spans'][b][valid], detr['probs'][b][valid],
+                                            detr['ious'][b][valid], timeline, duration,
+                                            max_windows=cfg['max_windows'], **rules))
+                continue
+            spans, scores = candidates[b]['spans'].float().cpu(), candidates[b]['scores'].cpu()
+            if name == 'fusion':
+                spans, scores = self._fuse(detr, b, spans, scores, timeline)
+            spans, scores = spans[:cfg['max_windows']], scores[:cfg['max_windows']]
+            results.append((finalize_windows(spans, duration, **rules), round_scores(scores)))
+        return results
+
+    def _fuse(self, detr: dict, b: int, atss_spans: Tensor, atss_scores: Tensor,
+              timeline: float):
+        """Weighted span fusion of all DETR queries (by p) and the ATSS candidates."""
+        cfg = self.postprocess['fusion']
+        valid = detr['valid'][b]
+        probs, ious = detr['probs'][b][valid], detr['ious'][b][valid]
+        order = torch.argsort(probs, descending=True, stable=True)
+        centre, width = detr['spans'][b][valid][order].unbind(-1)
+        detr_spans = torch.stack([centre - width / 2, centre + width / 2], -1).clamp(0, 1)
+        fused, scores = weighted_span_fusion(
+            [detr_spans, atss_spans / timeline], [(probs * ious)[order].sqrt(), atss_scores],
+            cfg['model_weights'], cfg['iou_thr'], cfg['skip_score_thr'])
+        return fused * timeline, scores

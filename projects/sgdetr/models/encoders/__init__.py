@@ -1,19 +1,21 @@
-from .feed_forward import FeedForwardBlock
+from .feature_pyramid import TemporalFeaturePyramid
 from .global_saliency import GlobalSaliencyModule
 from .input_projection import InputProjection
+from .learned_aggregation import LearnedAggregationLayer, LearnedAggregationPooling
 from .local_saliency import SALIENCY_PADDING_VALUE, LocalSaliencyHead
-from .pooling_encoder import AttentionPooling, PoolingEncoder, masked_mean
-from .positional_encoding import SinePositionalEncoding1D
+from .modality_embedding import ModalityEmbedding
+from .positional_encoding import SinePositionalEncoding1D, sine_span_embedding
 from .saliency_guided_cross_attention import SaliencyGuidedCrossAttention
 from .saliency_guided_encoder import SaliencyGuidedEncoder
-from .sgca_encoder import (SaliencyGuidedCrossAttentionEncoder,
-                           SaliencyGuidedCrossAttentionLayer)
-from .video_context_encoder import VideoContextEncoder, VideoSelfAttentionLayer
+from .text_to_video_encoder import TextToVideoEncoder
+from .token_encoders import MomentTokenEncoder, SentenceTokenEncoder
+from .video_context_encoder import VideoContextEncoder
 
 __all__ = [
-    'InputProjection', 'SinePositionalEncoding1D', 'AttentionPooling', 'PoolingEncoder',
-    'masked_mean', 'LocalSaliencyHead', 'SALIENCY_PADDING_VALUE',
-    'SaliencyGuidedCrossAttention', 'SaliencyGuidedCrossAttentionLayer',
-    'SaliencyGuidedCrossAttentionEncoder', 'VideoContextEncoder', 'VideoSelfAttentionLayer',
-    'FeedForwardBlock', 'GlobalSaliencyModule', 'SaliencyGuidedEncoder'
+    'InputProjection', 'ModalityEmbedding', 'SinePositionalEncoding1D',
+    'sine_span_embedding', 'LearnedAggregationLayer', 'LearnedAggregationPooling',
+    'LocalSaliencyHead', 'SALIENCY_PADDING_VALUE', 'SaliencyGuidedCrossAttention',
+    'TextToVideoEncoder', 'VideoContextEncoder', 'GlobalSaliencyModule',
+    'SaliencyGuidedEncoder', 'TemporalFeaturePyramid', 'SentenceTokenEncoder',
+    'MomentTokenEncoder'
 ]

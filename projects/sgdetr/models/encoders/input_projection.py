@@ -8,7 +8,7 @@ from sgdetr.registry import MODELS
 class InputProjection(nn.Module):
     """A stack of ``LayerNorm -> Dropout -> Linear`` blocks, ReLU between them.
 
-    The heavy dropout (0.5, paper §4.4) sits on the raw features: they are
+    The heavy dropout (0.5) sits on the raw features: they are
     high-dimensional and the datasets are small, so it is the main regulariser.
 
     Args:
@@ -24,9 +24,13 @@ class InputProjection(nn.Module):
         dims = [in_channels] + [out_channels] * num_layers
         blocks = []
         for i in range(num_layers):
-            blocks += [nn.LayerNorm(dims[i]), nn.Dropout(dropout),
-                       nn.Linear(dims[i], dims[i + 1])]
-            if i < num_layers - 1:
+            linear = nn.Linear(dims[i], dims[i + 1])
+            last = i == num_layers - 1
+            nn.init.xavier_uniform_(
+                linear.weight, gain=1.0 if last else nn.init.calculate_gain('relu'))
+            nn.init.zeros_(linear.bias)
+            blocks += [nn.LayerNorm(dims[i]), nn.Dropout(dropout), linear]
+            if not last:
                 blocks.append(nn.ReLU(inplace=True))
         self.layers = nn.Sequential(*blocks)
 

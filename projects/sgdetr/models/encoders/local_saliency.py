@@ -1,6 +1,4 @@
-"""Local saliency (paper §3.2): cosine of every clip with the sentence token."""
-import math
-
+"""Local saliency (paper §3.2): how well each clip matches the sentence token."""
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -13,25 +11,43 @@ SALIENCY_PADDING_VALUE = -1e4
 
 @MODELS.register_module()
 class LocalSaliencyHead(nn.Module):
-    """``S_local = alpha * cos(F_sent, F_v) + beta`` with learnable alpha, beta.
+    """``S_local = cos(F_v, F_sent) * exp(t) + a`` with learned t and a.
 
-    alpha is kept positive (learned as ``log alpha``): a negative scale would
-    invert the ranking of the clips. Saliency scores are logits; padded clips
-    get :data:`SALIENCY_PADDING_VALUE`.
+    The sentence token F_sent pools the query's tokens
+    (:class:`LearnedAggregationPooling`). The scale is learned as its log
+    (it stays positive); t starts at 3 (scale ~20) so that cosines in
+    [-1, 1] become usable logits. Padded clips get
+    :data:`SALIENCY_PADDING_VALUE`.
 
     Args:
-        alpha_init: initial scale (cosines live in [-1, 1]; logits need range).
-        beta_init: initial shift.
+        embed_dims: H of the tokens compared.
+        pooling: config of the sentence pooling.
+        log_scale_init: t at initialisation.  bias_init: a at initialisation.
     """
 
-    def __init__(self, alpha_init: float = 10.0, beta_init: float = 0.0):
+    def __init__(self, embed_dims: int = 256,
+                 pooling: dict = dict(type='LearnedAggregationPooling', num_layers=2),
+                 log_scale_init: float = 3.0, bias_init: float = 0.0):
         super().__init__()
-        self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha_init)))
-        self.beta = nn.Parameter(torch.tensor(float(beta_init)))
+        self.pooling = MODELS.build(pooling, default_args=dict(embed_dims=embed_dims))
+        self.log_scale = nn.Parameter(torch.tensor(float(log_scale_init)))
+        self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 
-    def forward(self, sentence: Tensor, clips: Tensor, video_mask: Tensor) -> Tensor:
-        """(B, D) sentence, (B, L, D) clips, (B, L) bool -> (B, L) saliency logits."""
-        cosine = torch.einsum('bd,bld->bl', F.normalize(sentence, dim=-1),
-                              F.normalize(clips, dim=-1))
-        saliency = self.log_alpha.exp() * cosine + self.beta
-        return saliency.masked_fill(~video_mask, SALIENCY_PADDING_VALUE)
+    def score(self, clips: Tensor, sentence: Tensor) -> Tensor:
+        """(B, L, H) clips, (B, H) sentence -> (B, L) logits (no masking)."""
+        cosine = (F.normalize(clips, dim=-1) * F.normalize(sentence, dim=-1)[:, None]).sum(-1)
+        return cosine * self.log_scale.exp() + self.bias
+
+    def forward(self, clips: Tensor, video_mask: Tensor, words: Tensor,
+                text_mask: Tensor):
+        """Score the clips against the pooled query.
+
+        Args:
+            clips: (B, L, H); video_mask: (B, L) bool, True = valid clip.
+            words: (B, N, H); text_mask: (B, N) bool, True = valid token.
+        Returns:
+            saliency (B, L) logits, sentence (B, H).
+        """
+        sentence = self.pooling(words, text_mask)
+        saliency = self.score(clips, sentence)
+        return saliency.masked_fill(~video_mask, SALIENCY_PADDING_VALUE), sentence

@@ -48,3 +48,21 @@ class SinePositionalEncoding1D(nn.Module):
         pos = torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()),
                           dim=-1).flatten(-2)
         return pos * mask[..., None]
+
+
+def sine_span_embedding(spans: Tensor, embed_dims: int = 256,
+                        temperature: float = 10000.) -> Tensor:
+    """Sine embedding of (centre, width) spans, half of the channels each.
+
+    Args:
+        spans: (..., 2) normalised (centre, width).
+    Returns:
+        (..., embed_dims): [sine(centre); sine(width)], each ``embed_dims // 2``
+        channels of interleaved sin/cos at geometric frequencies.
+    """
+    half = embed_dims // 2
+    dim_t = torch.arange(half, dtype=torch.float32, device=spans.device)
+    dim_t = temperature**(2 * torch.div(dim_t, 2, rounding_mode='floor') / half)
+    angles = spans[..., None].float() * (2 * math.pi) / dim_t  # (..., 2, half)
+    embed = torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=-1)
+    return embed.flatten(-2).flatten(-2).to(spans.dtype)

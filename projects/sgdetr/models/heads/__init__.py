@@ -1,6 +1,6 @@
-from .detr import SpanDenoisingGenerator, SpanDINOHead, SpanQuerySelector
+from .atss import SpanATSSHead
+from .detr import (ConditionalSpanDecoder, MultiLevelQuerySelector, QueryGroup,
+                   SpanDenoisingQueries, SpanDETRHead)
 
-__all__ = ['SpanDINOHead', 'SpanQuerySelector', 'SpanDenoisingGenerator']
-from .atss import SpanATSSHead  # noqa: E402
-
-__all__ += ['SpanATSSHead']
+__all__ = ['SpanDETRHead', 'MultiLevelQuerySelector', 'ConditionalSpanDecoder',
+           'SpanDenoisingQueries', 'QueryGroup', 'SpanATSSHead']

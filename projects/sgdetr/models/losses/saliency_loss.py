@@ -1,107 +1,95 @@
-"""Highlight-detection loss of one saliency output (paper §3.7, eq. 11)."""
+"""Highlight-detection losses on saliency logits (paper §3.7, as released)."""
 from typing import Dict, Optional
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from sgdetr.registry import MODELS
-from .saliency_ranking import saliency_margin_ranking_loss, saliency_rank_contrastive_loss
-from .targets import saliency_rank_labels
 
-TERMS = ('margin', 'rank', 'bce_pos', 'bce_neg')
+
+def rank_contrastive_loss(saliency: Tensor, labels: Tensor, mask: Tensor, tau: float = 0.5,
+                          num_levels: int = 12) -> Tensor:
+    """Rank-contrastive loss: for every level r, clips labelled >= r against the rest.
+
+    For r = 1 .. num_levels - 1, the softmax over a row's clips (temperature
+    ``tau``) should put its mass on the clips whose label reaches r; the
+    mean log-probability of those clips is averaged over the rows (rows
+    without such a clip count 0) and the levels are summed, divided by
+    ``num_levels``.
+
+    Args:
+        saliency: (R, T) logits.  labels: (R, T) graded labels (summed over
+            annotators).  mask: (R, T) bool, True = valid clip.
+    Returns:
+        scalar.
+    """
+    scores = torch.where(mask, saliency, -1e3) / tau
+    log_prob = scores - scores.max(1, keepdim=True).values
+    log_prob = log_prob - torch.log(log_prob.exp().sum(1, keepdim=True) + 1e-6)
+    levels = torch.arange(1, num_levels, device=labels.device)
+    positive = (labels[None] >= levels[:, None, None]) & mask  # (r, R, T)
+    count = positive.sum(-1)
+    mean_log_prob = (positive * log_prob).sum(-1) / (count + 1e-6)
+    return -(mean_log_prob * (count > 0)).mean(-1).sum() / num_levels
 
 
 @MODELS.register_module()
 class SaliencyLoss(nn.Module):
-    """``L_hl = L_marg + L_rctl + L_bce_pos + L_bce_neg`` on (B, L) saliency logits.
+    """BCE, negative-pair, margin and rank-contrastive terms on one saliency output.
 
-    - ``margin``: :func:`saliency_margin_ranking_loss` on the rank labels
-      (gt_saliency summed over annotators).
-    - ``rank``: :func:`saliency_rank_contrastive_loss`; with a negative pair its
-      clips join the contrast as the lowest rank (label 0), as in CG-DETR.
-    - ``bce_pos``: per-clip BCE, target 1 on moment clips (``positive_mask``,
-      default: clips with a non-zero label) and 0 on the other real clips; mean
-      over real clips.
-    - ``bce_neg``: BCE towards 0 on every clip of the video paired with another
-      sample's query. ``neg_reduction='mean'`` averages over the clips, as
-      ``bce_pos`` does; ``'sum'`` sums over the clips of a video and averages
-      over videos (QD-DETR / CG-DETR), which weighs the term about L times more:
-      the global saliency then learns mostly whether the query matches the
-      video at all, and in HD-only training on the synthetic data it collapsed
-      the context features of a video to one vector. Hence the default.
-
-    Call it once per saliency output (``name='local'``, ``'global'``).
+    - ``loss_bce``: BCE of every valid clip against ``label > 0``;
+    - ``loss_neg``: ``-log(1 - sigmoid(s))`` on the clips of videos paired
+      with another sample's query (mean over their valid clips);
+    - ``loss_margin``: ``max(0, margin + sigmoid(s_neg) - sigmoid(s_pos))`` on
+      the sampled clip pairs, times 2;
+    - ``loss_rank``: :func:`rank_contrastive_loss`, where a video with a
+      negative pair is ranked together with the negative pair's clips (label
+      0), times ``rank_weight``.
 
     Args:
-        margin: hinge margin.  temperature: rank-contrastive temperature.
-        loss_weights: weight per term (``margin, rank, bce_pos, bce_neg``); a
-            term with weight 0 is not computed.
-        loss_weight: multiplies every term (lambda_hl).
-        neg_reduction: ``'sum'`` or ``'mean'`` over the clips of a negative pair.
-        loss_bce: a sigmoid loss on (N,) logits and (N,) targets.
+        margin: of the margin term.  tau: rank-contrastive temperature.
+        num_levels: rank levels (labels summed over 3 annotators reach 12).
+        rank_weight: factor of the rank term.  loss_weight: factor of all.
     """
 
-    def __init__(self, margin: float = 0.2, temperature: float = 0.5,
-                 loss_weights: Optional[Dict[str, float]] = None,
-                 loss_weight: float = 1.0, neg_reduction: str = 'mean',
-                 loss_bce: Optional[dict] = None):
+    def __init__(self, margin: float = 0.15, tau: float = 0.5, num_levels: int = 12,
+                 rank_weight: float = 1.0, loss_weight: float = 1.0):
         super().__init__()
-        assert neg_reduction in ('sum', 'mean'), neg_reduction
-        self.loss_weights = {**dict.fromkeys(TERMS, 1.0), **(loss_weights or {})}
-        assert set(self.loss_weights) == set(TERMS), f'terms are {TERMS}'
-        self.margin = margin
-        self.temperature = temperature
-        self.loss_weight = loss_weight
-        self.neg_reduction = neg_reduction
-        self.bce = MODELS.build(loss_bce or dict(
-            type='mmdet.CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
+        self.margin, self.tau, self.num_levels = margin, tau, num_levels
+        self.rank_weight, self.loss_weight = rank_weight, loss_weight
 
-    def forward(self, saliency: Tensor, video_mask: Tensor, gt_saliency: Tensor,
-                neg_saliency: Optional[Tensor] = None,
-                neg_video_mask: Optional[Tensor] = None,
-                positive_mask: Optional[Tensor] = None,
-                name: str = 'local') -> Dict[str, Tensor]:
-        """Compute the weighted HD terms.
-
-        Args:
-            saliency: (B, L) logits of the (video, query) pairs.
-            video_mask: (B, L) bool, True = real clip.
-            gt_saliency: (B, L, A) per-annotator scores, anything at padding.
-            neg_saliency: (B, L) logits of each video with another sample's
-                query; None skips ``bce_neg`` and the negative clips in ``rank``.
-            neg_video_mask: (B, L) bool real clips of the negative pairs
-                (default ``video_mask``); an all-False row drops that pair.
-            positive_mask: (B, L) bool moment clips for ``bce_pos``.
-        Returns:
-            ``loss_hd_{term}_{name}`` scalars.
+    def forward(self, saliency: Tensor, mask: Tensor, labels: Tensor, pos_clips: Tensor,
+                neg_clips: Tensor, neg_saliency: Optional[Tensor] = None,
+                neg_rows: Optional[Tensor] = None, prefix: str = 'hd') -> Dict[str, Tensor]:
         """
-        video_mask = video_mask.bool()
-        labels = saliency_rank_labels(gt_saliency).to(saliency.dtype)
-        if positive_mask is None:
-            positive_mask = labels > 0
-        has_neg = neg_saliency is not None
-        if has_neg:
-            neg_video_mask = video_mask if neg_video_mask is None else neg_video_mask.bool()
-        w = self.loss_weights
-        losses = {}
-        if w['margin']:
-            losses['margin'] = saliency_margin_ranking_loss(
-                saliency, labels, video_mask, self.margin)
-        if w['rank']:
-            contrast = (saliency, labels, video_mask)
-            if has_neg:  # the other query's clips rank below every clip of its own
-                contrast = (torch.cat((saliency, neg_saliency), 1),
-                            torch.cat((labels, torch.zeros_like(labels)), 1),
-                            torch.cat((video_mask, neg_video_mask), 1))
-            losses['rank'] = saliency_rank_contrastive_loss(*contrast, self.temperature)
-        if w['bce_pos']:
-            losses['bce_pos'] = self.bce(saliency[video_mask],
-                                         positive_mask[video_mask].to(saliency.dtype),
-                                         avg_factor=video_mask.sum().clamp(min=1))
-        if w['bce_neg'] and has_neg:
-            logits = neg_saliency[neg_video_mask]
-            avg = neg_video_mask.any(1) if self.neg_reduction == 'sum' else neg_video_mask
-            losses['bce_neg'] = self.bce(logits, torch.zeros_like(logits),
-                                         avg_factor=avg.sum().clamp(min=1))
-        return {f'loss_hd_{term}_{name}': self.loss_weight * w[term] * value
-                for term, value in losses.items()}
+        Args:
+            saliency: (B, L) logits.  mask: (B, L) bool.  labels: (B, L) graded.
+            pos_clips, neg_clips: (B, P) clip indices, ``pos[i]`` above ``neg[i]``.
+            neg_saliency: (R, L) logits of video ``neg_rows[r]`` with another
+                sample's query, or None.  neg_rows: (R,) long.
+        Returns:
+            weighted ``{prefix}.loss_bce|loss_neg|loss_margin|loss_rank``.
+        """
+        losses = dict(loss_bce=F.binary_cross_entropy_with_logits(
+            saliency[mask], (labels[mask] > 0).to(saliency.dtype)))
+        prob = saliency.sigmoid()
+        gap = self.margin + prob.gather(1, neg_clips) - prob.gather(1, pos_clips)
+        losses['loss_margin'] = gap.clamp(min=0).mean() * 2
+        paired = torch.zeros_like(mask[:, 0])
+        rank = saliency.new_zeros(())
+        if neg_saliency is not None and len(neg_rows):
+            neg_mask = mask[neg_rows]
+            losses['loss_neg'] = -torch.log((1 - neg_saliency.sigmoid()[neg_mask]).clamp(min=1e-7)
+                                            ).mean()
+            rank = rank + rank_contrastive_loss(
+                torch.cat([saliency[neg_rows], neg_saliency], 1),
+                torch.cat([labels[neg_rows], torch.zeros_like(labels[neg_rows])], 1),
+                neg_mask.repeat(1, 2), self.tau, self.num_levels)
+            paired[neg_rows] = True
+        if not paired.all():
+            alone = ~paired
+            rank = rank + rank_contrastive_loss(saliency[alone], labels[alone], mask[alone],
+                                                self.tau, self.num_levels)
+        losses['loss_rank'] = rank * self.rank_weight
+        return {f'{prefix}.{k}': v * self.loss_weight for k, v in losses.items()}

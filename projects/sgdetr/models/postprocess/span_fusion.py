@@ -18,9 +18,10 @@ def weighted_span_fusion(spans_per_model: Sequence[Tensor],
                          conf_type: str = 'avg') -> Tuple[Tensor, Tensor]:
     """Fuses the span lists of N models for one query.
 
-    1. Boxes whose model score is below ``skip_score_thr`` are dropped, and so
-       are score-0 boxes (filler rows; they would carry no weight). Each box's
-       confidence is its score times its model's weight, c = w_m * s.
+    1. Spans are clipped to [0, 1] (the inputs are normalised); spans left
+       empty, spans whose model score is below ``skip_score_thr`` and score-0
+       spans (filler rows; they would carry no weight) are dropped. Each
+       box's confidence is its score times its model's weight, c = w_m * s.
     2. Boxes are visited by decreasing c. A box joins the cluster whose fused
        span it overlaps most if that IoU exceeds ``iou_thr``; otherwise it
        starts a new cluster.
@@ -33,7 +34,7 @@ def weighted_span_fusion(spans_per_model: Sequence[Tensor],
        Both are invariant to scaling all weights.
 
     Args:
-        spans_per_model: N tensors (M_i, 2) start/end (any common unit).
+        spans_per_model: N tensors (M_i, 2) normalised start/end.
         scores_per_model: N tensors (M_i,).
         model_weights: N weights; None = all 1.
         iou_thr: IoU a box must exceed to join a cluster.
@@ -53,10 +54,11 @@ def weighted_span_fusion(spans_per_model: Sequence[Tensor],
     reference = torch.as_tensor(spans_per_model[0])
     score_lists = [_numpy(s).reshape(-1) for s in scores_per_model]
     spans = np.concatenate([_numpy(s).reshape(-1, 2) for s in spans_per_model])
+    spans = np.sort(spans, axis=1).clip(0.0, 1.0)
     scores = np.concatenate(score_lists)
     model = np.repeat(np.arange(num_models), [len(s) for s in score_lists])
     conf = scores * weights[model]
-    keep = (scores >= skip_score_thr) & (scores > 0)
+    keep = (scores >= skip_score_thr) & (scores > 0) & (spans[:, 1] > spans[:, 0])
 
     fused, conf_sum, conf_max, count = _cluster(spans[keep], conf[keep], iou_thr)
     if conf_type == 'avg':

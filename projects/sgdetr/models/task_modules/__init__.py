@@ -1,9 +1,8 @@
-from .match_costs import PredictedIoUCost, SpanIoUCost, SpanL1Cost
+from .match_costs import PredictedIoUCost, ProbabilityCost, SpanIoUCost, SpanL1Cost
 from .matcher import SpanHungarianMatcher
+from .span_atss_assigner import SpanATSSAssigner
+from .span_coder import SpanDeltaCoder
+from .span_overlaps import SpanOverlaps1D
 
-__all__ = ['SpanHungarianMatcher', 'SpanL1Cost', 'SpanIoUCost', 'PredictedIoUCost']
-from .span_atss_assigner import SpanATSSAssigner  # noqa: E402
-from .span_coder import SpanDeltaCoder  # noqa: E402
-from .span_overlaps import SpanOverlaps1D  # noqa: E402
-
-__all__ += ['SpanATSSAssigner', 'SpanDeltaCoder', 'SpanOverlaps1D']
+__all__ = ['SpanHungarianMatcher', 'ProbabilityCost', 'SpanL1Cost', 'SpanIoUCost',
+           'PredictedIoUCost', 'SpanATSSAssigner', 'SpanDeltaCoder', 'SpanOverlaps1D']

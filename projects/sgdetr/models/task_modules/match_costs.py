@@ -19,6 +19,21 @@ from sgdetr.structures import span_giou, span_iou, span_xx_to_cxw
 
 
 @TASK_UTILS.register_module()
+class ProbabilityCost(BaseMatchCost):
+    """Negative foreground probability ``-sigmoid(score)`` of each prediction.
+
+    The released matcher's class cost (MMDetection's ``ClassificationCost``
+    takes a softmax, which is constant for a single class).
+    """
+
+    def __call__(self, pred_instances: InstanceData,
+                 gt_instances: InstanceData,
+                 img_meta: Optional[dict] = None, **kwargs) -> Tensor:
+        cost = -pred_instances.scores[:, :1].sigmoid()
+        return cost.expand(-1, len(gt_instances.spans)) * self.weight
+
+
+@TASK_UTILS.register_module()
 class SpanL1Cost(BaseMatchCost):
     """L1 distance between (centre, width) of predicted and GT spans."""
 

@@ -8,6 +8,9 @@ from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
 
+#: cost of an invalid query: chosen only when nothing else is left
+INVALID_COST = 1e6
+
 
 @TASK_UTILS.register_module()
 class SpanHungarianMatcher:
@@ -15,6 +18,9 @@ class SpanHungarianMatcher:
 
     The cost of every (query, GT) pair of the batch is computed at once, as
     one (B*Q, sum K) matrix; scipy then solves each sample's block.
+
+    Invalid queries (``valid`` False) are matched only when a sample has
+    more GT spans than valid queries, and such matches are dropped.
 
     Args:
         match_costs: configs of costs on predictions with ``scores`` (class
@@ -34,13 +40,15 @@ class SpanHungarianMatcher:
     @torch.no_grad()
     def __call__(self, cls_logits: Tensor, spans: Tensor,
                  gt_spans: List[Tensor],
-                 iou_scores: Optional[Tensor] = None) -> Tensor:
+                 iou_scores: Optional[Tensor] = None,
+                 valid: Optional[Tensor] = None) -> Tensor:
         """
         Args:
             cls_logits: (B, Q) foreground logits.
             spans: (B, Q, 2) predicted start/end.
             gt_spans: B tensors (K_b, 2) of GT start/end.
             iou_scores: optional (B, Q) predicted IoU in [0, 1].
+            valid: optional (B, Q) bool.
         Returns:
             (B, Q) long: index into ``gt_spans[b]`` of each query's GT, -1 for
             unmatched queries (the format of ``QueryGroup.gt_indices``).
@@ -56,7 +64,10 @@ class SpanHungarianMatcher:
             pred.iou_scores = iou_scores.reshape(-1).float()
             costs.append(self.iou_cost)
         cost = sum(c(pred, gt) for c in costs)
-        cost = cost.view(batch_size, num_queries, -1).cpu()
+        cost = cost.view(batch_size, num_queries, -1)
+        if valid is not None:
+            cost = cost.masked_fill(~valid[..., None], INVALID_COST)
+        cost = cost.cpu()
 
         gt_indices = torch.full((batch_size, num_queries), -1, dtype=torch.long)
         blocks = cost.split([len(g) for g in gt_spans], dim=-1)
@@ -64,4 +75,7 @@ class SpanHungarianMatcher:
             rows, cols = linear_sum_assignment(block[b].numpy())
             gt_indices[b, torch.as_tensor(rows, dtype=torch.long)] = \
                 torch.as_tensor(cols, dtype=torch.long)
-        return gt_indices.to(cls_logits.device)
+        gt_indices = gt_indices.to(cls_logits.device)
+        if valid is not None:
+            gt_indices = gt_indices.masked_fill(~valid, -1)
+        return gt_indices

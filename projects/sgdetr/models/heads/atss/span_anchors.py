@@ -1,22 +1,26 @@
-"""Anchor spans of the ATSS head: several widths centred on every clip."""
-from typing import Sequence
+"""Anchor spans of the pyramid levels, in the units of the ATSS targets."""
+from typing import List, Sequence
 
 import torch
 from torch import Tensor
 
 
-def clip_anchors(num_clips: int, widths: Sequence[float],
-                 device: torch.device = None) -> Tensor:
-    """Anchors in clip units (clip i covers [i, i + 1)).
+def level_anchors(lengths: Sequence[int], strides: Sequence[float],
+                  sizes: Sequence[float], device=None) -> List[Tensor]:
+    """One anchor per position of every level.
 
+    Position i of a level with stride s carries the anchor centred at
+    ``(i + 1/2) s`` whose (inclusive, +1) width is the level's size z:
+    ``[c - (z - 1) / 2, c + (z - 1) / 2]``.
+
+    Args:
+        lengths: L_k of every level.  strides: s_k.  sizes: z_k.
     Returns:
-        (A, L, 2) start/end, A = len(widths), L = num_clips; anchor (a, i) is
-        centred on clip i (centre i + 0.5) and ``widths[a]`` clips wide. The
-        width-major layout makes each width one level of ATSS's per-level
-        candidate selection.
+        per level (L_k, 2) start/end.
     """
-    centres = torch.arange(num_clips, device=device, dtype=torch.float32) + 0.5
-    half_widths = 0.5 * torch.as_tensor(widths, device=device,
-                                        dtype=torch.float32)
-    return torch.stack((centres - half_widths[:, None],
-                        centres + half_widths[:, None]), dim=-1)
+    anchors = []
+    for length, stride, size in zip(lengths, strides, sizes):
+        centres = torch.arange(length, dtype=torch.float32, device=device) * stride + stride / 2
+        half = (size - 1) / 2
+        anchors.append(torch.stack([centres - half, centres + half], dim=-1))
+    return anchors

@@ -1,266 +1,219 @@
-"""ATSS head over the video features: the hybrid detector's auxiliary head."""
-from typing import Dict, List, Optional, Sequence, Tuple
+"""Multi-level ATSS span head: the one-to-many auxiliary detector of SG-DETR."""
+import math
+from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmdet.utils import reduce_mean
-from mmengine.model import BaseModule, bias_init_with_prob
+from mmcv.cnn import Scale
+from mmcv.ops import batched_nms
 from torch import Tensor, nn
 
-from sgdetr.models.layers.query_group import QueryGroup
-from sgdetr.structures import lift_spans
 from sgdetr.registry import MODELS, TASK_UTILS
-from sgdetr.structures.spans import span_iou, span_xx_to_cxw
-from .atss_targets import (assign_anchors, centerness_target,
-                           matched_gt_spans)
-from .masked_conv_tower import MaskedConvTower
-from .positive_queries import positive_anchor_group
-from .span_anchors import clip_anchors
+from sgdetr.structures import lift_spans, span_cxw_to_xx, span_xx_to_cxw
+from ...layers import ConvNormStack, inverse_sigmoid, masked_conv
+from ..detr.query_group import QueryGroup
+from .span_anchors import level_anchors
 
 
 @MODELS.register_module()
-class SpanATSSHead(BaseModule):
-    """Dense 1D detector: focal classification, span regression through a
-    delta coder, and centerness, with ATSS assignment.
+class SpanATSSHead(nn.Module):
+    """ATSS on the four pyramid levels, one anchor per position.
 
-    Anchors: ``len(anchor_widths)`` anchors centred on every clip, at one
-    temporal resolution, rather than a strided feature pyramid. The features
-    come out of a transformer encoder, so every clip already sees the whole
-    video and a pyramid adds no receptive field; the single level keeps one
-    anchor centre per clip (finest localisation, and a positive anchor's query
-    content is simply its clip's feature), and padding stays exact (a strided
-    cell would mix real and padded clips). Each width acts as one ATSS level.
-    Measured with this assigner (topk 9) on 600 moments of log-uniform length
-    1-75 clips in a 75-clip video: widths 1..64 at every clip (525 anchors)
-    give every moment positives, 10.2 per moment, mean IoU 0.65 (best 0.81);
-    a pyramid of strides 1..32 with 2-stride-wide anchors (150 anchors) gives
-    5.1 positives, mean IoU 0.53 (best 0.74). Longer videos may want a
-    width of 128 too.
+    Separate classification and regression towers (3 x conv-LN-ReLU) shared
+    by the levels; per-level learned scales of the regression; the legacy
+    (+1 width) delta coder; MMDetection's ``ATSSAssigner`` (through
+    :class:`SpanATSSAssigner`) with ``topk`` candidates per level.
 
-    Regression losses follow the paper's eq. 13: L1 on normalised
-    (centre, width) and GIoU, both on decoded spans and, as in ATSS, weighted
-    by the positives' centerness targets; classification is focal over every
-    real clip's anchors, normalised by the number of positives; centerness is
-    BCE on the positives. Default weights are §4.4's (λ_CE 5, λ_L1 10,
-    λ_gIoU 1, λ_centerness 1); ``loss_weight`` (λ_atss) scales all four.
+    Units: anchors and targets are in units of ``unit_seconds``. As released,
+    the targets are ``floor(seconds) / 2`` for every dataset while anchor
+    positions count pyramid positions (a clip at stride 1), which agree for
+    2 s clips only; ``unit_seconds=2.0`` keeps the released behaviour.
 
     Args:
-        in_channels: H of ``memory``.
-        feat_channels: channels of the two conv towers.
-        num_convs: convs per tower (the encoder already provides context).
-        num_groups: GroupNorm groups.
-        anchor_widths: anchor widths in clips.
-        assigner / span_coder: TASK_UTILS configs.
-        loss_cls / loss_l1 / loss_giou / loss_centerness: MODELS configs.
-        loss_weight: λ_atss, multiplies every loss of the head.
-        max_positive_queries: cap on positive anchors per sample handed to
-            the DETR decoder (highest IoU with their GT first).
-        query_group_loss_weight: loss weight of that query group.
-        num_predictions: K spans per sample returned by ``predict``.
-        nms_iou_thr: IoU of the 1D NMS in ``predict``; None disables it.
-        prior_prob: initial foreground probability of the classifier.
+        embed_dims: channels.  num_convs: tower depth.
+        strides: of the levels, in clips (x2 upsampled level: 0.5).
+        anchor_sizes: anchor width of each level.
+        topk: ATSS candidates per level and GT.
+        prior_prob: initial foreground probability.
+        unit_seconds: seconds of one target unit.
+        coder: span delta coder.
+        loss_cls, loss_l1, loss_giou, loss_centerness: MMDetection losses; the
+            regression terms are weighted by the centerness targets.
     """
 
-    def __init__(self,
-                 in_channels: int = 256,
-                 feat_channels: int = 256,
-                 num_convs: int = 2,
-                 num_groups: int = 32,
-                 anchor_widths: Sequence[float] = (1, 2, 4, 8, 16, 32, 64),
-                 assigner: dict = dict(type='SpanATSSAssigner', topk=9),
-                 span_coder: dict = dict(type='SpanDeltaCoder'),
-                 loss_cls: dict = dict(type='mmdet.FocalLoss', use_sigmoid=True,
-                                       gamma=2.0, alpha=0.25, loss_weight=5.0),
-                 loss_l1: dict = dict(type='mmdet.L1Loss', loss_weight=10.0),
-                 loss_giou: dict = dict(type='mmdet.GIoULoss', loss_weight=1.0),
-                 loss_centerness: dict = dict(type='mmdet.CrossEntropyLoss',
-                                              use_sigmoid=True, loss_weight=1.0),
-                 loss_weight: float = 1.0,
-                 max_positive_queries: int = 64,
-                 query_group_loss_weight: float = 1.0,
-                 num_predictions: int = 25,
-                 nms_iou_thr: Optional[float] = 0.7,
-                 prior_prob: float = 0.01,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.anchor_widths = tuple(anchor_widths)
-        num_anchors = len(self.anchor_widths)
-        self.cls_tower = MaskedConvTower(in_channels, feat_channels, num_convs,
-                                         num_groups)
-        self.reg_tower = MaskedConvTower(in_channels, feat_channels, num_convs,
-                                         num_groups)
-        self.cls_out = nn.Conv1d(feat_channels, num_anchors, 3, padding=1)
-        self.reg_out = nn.Conv1d(feat_channels, 2 * num_anchors, 3, padding=1)
-        self.centerness_out = nn.Conv1d(feat_channels, num_anchors, 3, padding=1)
-        self.assigner = TASK_UTILS.build(assigner)
-        self.span_coder = TASK_UTILS.build(span_coder)
-        self.loss_cls = MODELS.build(loss_cls)
-        self.loss_l1 = MODELS.build(loss_l1)
-        self.loss_giou = MODELS.build(loss_giou)
-        self.loss_centerness = MODELS.build(loss_centerness)
-        self.loss_weight = loss_weight
-        self.max_positive_queries = max_positive_queries
-        self.query_group_loss_weight = query_group_loss_weight
-        self.num_predictions = num_predictions
-        self.nms_iou_thr = nms_iou_thr
-        self.prior_prob = prior_prob
-        self._reset_parameters()
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:
-            self._reset_parameters()
-
-    def _reset_parameters(self) -> None:
-        """ATSS initialisation: N(0, 0.01) convs, classifier bias at the prior."""
+    def __init__(self, embed_dims: int = 256, num_convs: int = 3,
+                 strides: Sequence[float] = (0.5, 1, 2, 4),
+                 anchor_sizes: Sequence[float] = (4, 16, 32, 64), topk: int = 12,
+                 prior_prob: float = 0.35, unit_seconds: float = 2.0,
+                 coder: dict = dict(type='SpanDeltaCoder'),
+                 loss_cls: dict = dict(type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0,
+                                       alpha=0.25, loss_weight=2.0),
+                 loss_l1: dict = dict(type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=0.1),
+                 loss_giou: dict = dict(type='mmdet.GIoULoss', eps=1e-7, loss_weight=2.0),
+                 loss_centerness: dict = dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True,
+                                              loss_weight=0.5)):
+        super().__init__()
+        self.strides, self.anchor_sizes = tuple(strides), tuple(anchor_sizes)
+        self.unit_seconds = unit_seconds
+        self.cls_tower = ConvNormStack(embed_dims, num_convs)
+        self.reg_tower = ConvNormStack(embed_dims, num_convs)
+        self.cls_conv = nn.Conv1d(embed_dims, 1, 3, padding=1)
+        self.reg_conv = nn.Conv1d(embed_dims, 2, 3, padding=1)
+        self.centerness_conv = nn.Conv1d(embed_dims, 1, 3, padding=1)
+        self.scales = nn.ModuleList(Scale(1.0) for _ in self.strides)
         for module in self.modules():
             if isinstance(module, nn.Conv1d):
                 nn.init.normal_(module.weight, std=0.01)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-        nn.init.constant_(self.cls_out.bias,
-                          bias_init_with_prob(self.prior_prob))
+        nn.init.constant_(self.cls_conv.bias, math.log(prior_prob / (1 - prior_prob)))
+        self.assigner = TASK_UTILS.build(dict(type='SpanATSSAssigner', topk=topk))
+        self.coder = TASK_UTILS.build(coder)
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_l1 = MODELS.build(loss_l1)
+        self.loss_giou = MODELS.build(loss_giou)
+        self.loss_centerness = MODELS.build(loss_centerness)
 
-    def forward(self, memory: Tensor, memory_mask: Tensor
-                ) -> Tuple[Tensor, Tensor, Tensor]:
-        """memory (B, L, H), memory_mask (B, L) bool ->
-        cls logits (B, A, L), deltas (B, A, L, 2), centerness logits (B, A, L).
-        Values on padded clips are meaningless and never used."""
-        features = memory.transpose(1, 2)
-        cls_features = self.cls_tower(features, memory_mask)
-        reg_features = self.reg_tower(features, memory_mask)
-        B, L = memory_mask.shape
-        deltas = self.reg_out(reg_features).view(B, -1, 2, L).transpose(2, 3)
-        return (self.cls_out(cls_features), deltas,
-                self.centerness_out(reg_features))
-
-    def loss(self, memory: Tensor, memory_mask: Tensor, gt_spans: List[Tensor]
-             ) -> Tuple[Dict[str, Tensor], QueryGroup]:
-        """Training losses and the positive anchors as a decoder query group.
+    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> Dict:
+        """Predict at every pyramid position.
 
         Args:
-            memory: (B, L, H).  memory_mask: (B, L) bool, True = real clip;
-                padding at the end, as the data preprocessor makes it (clip
-                i sits at i / num_real_clips in normalised units).
-            gt_spans: list of B (K_b, 2) normalised start/end GT spans.
+            levels: per level (B, L_k, C).  level_masks: per level (B, L_k) bool.
         Returns:
-            ``{'atss.loss_cls', 'atss.loss_l1', 'atss.loss_giou',
-            'atss.loss_centerness'}`` scalars, and the ``QueryGroup`` of
-            positive anchors (see ``positive_anchor_group``).
+            dict of ``cls_logits`` (B, S), ``deltas`` (B, S, 2),
+            ``centerness`` (B, S) logits, ``valid`` (B, S), ``anchors`` (S, 2)
+            in units, ``level_masks``, S = sum L_k (levels concatenated).
         """
-        cls_logits, deltas, centerness_logits = self(memory, memory_mask)
-        B, A, L = cls_logits.shape
-        anchors = clip_anchors(L, self.anchor_widths, memory.device)
-        num_clips = self._num_clips(memory_mask, memory.dtype)
-        clip_scale = num_clips.view(B, 1, 1)
-        gt_clip_units = [spans * n for spans, n in zip(gt_spans, num_clips)]
-        assigned = assign_anchors(self.assigner, anchors, memory_mask,
-                                  gt_clip_units)
-        matched_gt = matched_gt_spans(gt_clip_units, assigned)
+        cls_logits, deltas, centerness = [], [], []
+        for level, mask, scale in zip(levels, level_masks, self.scales):
+            x, m = level.transpose(1, 2), mask[:, None].to(level.dtype)
+            cls_feat, reg_feat = self.cls_tower(x, m), self.reg_tower(x, m)
+            cls_logits.append(masked_conv(self.cls_conv, cls_feat, m)[:, 0])
+            deltas.append(scale(masked_conv(self.reg_conv, reg_feat, m)).transpose(1, 2))
+            centerness.append(masked_conv(self.centerness_conv, reg_feat, m)[:, 0])
+        anchors = level_anchors([lvl.shape[1] for lvl in levels], self.strides,
+                                self.anchor_sizes, levels[0].device)
+        return dict(cls_logits=torch.cat(cls_logits, 1), deltas=torch.cat(deltas, 1),
+                    centerness=torch.cat(centerness, 1), valid=torch.cat(level_masks, 1),
+                    anchors=torch.cat(anchors), level_masks=level_masks)
 
-        positive = assigned >= 0
-        num_pos = reduce_mean(positive.sum().to(memory.dtype)).clamp(min=1.0)
-        real = memory_mask.unsqueeze(1).expand(B, A, L)
-        # mmdet label convention: 0 = the (only) foreground class, 1 = none.
-        labels = (~positive).long()
-        losses = {'atss.loss_cls': self.loss_cls(
-            cls_logits[real].unsqueeze(-1), labels[real], avg_factor=num_pos)}
-        losses.update(self._positive_losses(
-            anchors.expand(B, A, L, 2)[positive], deltas[positive],
-            centerness_logits[positive], matched_gt[positive],
-            clip_scale.expand(B, A, L)[positive].unsqueeze(-1), num_pos))
-        losses = {k: v * self.loss_weight for k, v in losses.items()}
+    def to_units(self, gt_spans: List[Tensor], timelines: Tensor) -> List[Tensor]:
+        """Normalised (centre, width) GT -> start/end in target units (released rounding:
+        whole seconds, truncated)."""
+        return [(span_cxw_to_xx(g) * t).to(torch.int32).float() / self.unit_seconds
+                for g, t in zip(gt_spans, timelines.tolist())]
 
-        anchor_ious = span_iou(anchors.expand(B, A, L, 2), matched_gt,
-                               aligned=True)
-        group = positive_anchor_group(
-            memory, anchors, assigned, anchor_ious, num_clips,
-            self.max_positive_queries, self.query_group_loss_weight)
-        return losses, group
+    def assign(self, out: Dict, gt_units: List[Tensor]) -> Tensor:
+        """ATSS assignment of every sample's valid anchors.
 
-    def _positive_losses(self, anchors: Tensor, deltas: Tensor,
-                         centerness_logits: Tensor, gt_spans: Tensor,
-                         num_clips: Tensor, num_pos: Tensor
-                         ) -> Dict[str, Tensor]:
-        """L1, GIoU and centerness losses of the P positive anchors.
-
-        Args:
-            anchors (P, 2), gt_spans (P, 2): clip units.  deltas (P, 2).
-            centerness_logits (P,).  num_clips (P, 1): their samples' lengths.
-            num_pos: positives in the batch (averaged over processes).
+        Returns:
+            (B, S) long: the GT index of each anchor, -1 for background/padding.
         """
-        pred_spans = self.span_coder.decode(anchors, deltas) / num_clips
-        target_spans = gt_spans / num_clips
-        centerness = centerness_target(anchors, gt_spans)
-        centerness_sum = reduce_mean(centerness.sum()).clamp(min=1e-6)
-        return {
-            'atss.loss_l1': self.loss_l1(
-                span_xx_to_cxw(pred_spans), span_xx_to_cxw(target_spans),
-                weight=centerness.unsqueeze(-1).expand(-1, 2),
-                avg_factor=centerness_sum),
-            'atss.loss_giou': self.loss_giou(
-                lift_spans(pred_spans), lift_spans(target_spans),
-                weight=centerness, avg_factor=centerness_sum),
-            'atss.loss_centerness': self.loss_centerness(
-                centerness_logits, centerness, avg_factor=num_pos),
-        }
+        valid, anchors = out['valid'], out['anchors']
+        assigned = torch.full(valid.shape, -1, dtype=torch.long, device=valid.device)
+        per_level = torch.stack([m.sum(1) for m in out['level_masks']], 1).tolist()
+        for b, gt in enumerate(gt_units):
+            if len(gt):
+                index = valid[b].nonzero()[:, 0]
+                assigned[b, index] = self.assigner.assign(anchors[index], per_level[b],
+                                                          gt.to(anchors))
+        return assigned
+
+    def loss(self, out: Dict, assigned: Tensor, gt_units: List[Tensor]) -> Dict[str, Tensor]:
+        """Focal classification over valid anchors (averaged over positives), and on the
+        positives L1 and GIoU of the decoded spans weighted by the centerness targets,
+        and centerness BCE."""
+        valid, positive = out['valid'], assigned >= 0
+        num_pos = max(int(positive.sum()), 1)
+        labels = torch.where(positive, 0, 1)[valid]  # MMDetection: class 0, background 1
+        losses = {'atss.loss_cls': self.loss_cls(out['cls_logits'][valid][:, None], labels,
+                                                 avg_factor=num_pos)}
+        batch, index = positive.nonzero(as_tuple=True)
+        if not len(batch):  # zero losses that keep every regression output in the graph
+            zero = out['deltas'].sum() * 0 + out['centerness'].sum() * 0
+            losses.update({f'atss.{k}': zero for k in ('loss_l1', 'loss_giou', 'loss_centerness')})
+            return losses
+        anchors = out['anchors'][index]
+        target = torch.cat(gt_units)[_offsets(gt_units, batch.device)[batch]
+                                     + assigned[batch, index]].to(anchors)
+        centre = anchors.mean(-1)
+        left, right = centre - target[:, 0], target[:, 1] - centre
+        ctr_target = torch.minimum(left, right) / torch.maximum(left, right)
+        pred = self.coder.decode(anchors, out['deltas'][batch, index])
+        pred = torch.stack([pred[:, 0], torch.maximum(pred[:, 0], pred[:, 1])], -1)
+        weight_sum = ctr_target.sum()
+        losses['atss.loss_l1'] = self.loss_l1(pred, target, ctr_target[:, None].expand(-1, 2),
+                                              avg_factor=weight_sum)
+        losses['atss.loss_giou'] = self.loss_giou(lift_spans(pred), lift_spans(target),
+                                                  ctr_target, avg_factor=weight_sum)
+        losses['atss.loss_centerness'] = self.loss_centerness(
+            out['centerness'][batch, index], ctr_target, avg_factor=num_pos)
+        return losses
+
+    def collaborative_group(self, out: Dict, assigned: Tensor, gt_units: List[Tensor],
+                            levels: List[Tensor], timelines: Tensor,
+                            content_proj: nn.Module) -> Optional[QueryGroup]:
+        """Every positive anchor becomes a DETR query (collaborative training).
+
+        Samples are padded to the batch's largest number of positives with
+        random negative anchors of their own (label 0). Content: the anchor's
+        pyramid feature through ``content_proj``; reference: the anchor;
+        target: its assigned GT.
+        """
+        valid, positive = out['valid'], assigned >= 0
+        size = int(positive.sum(1).max()) if positive.numel() else 0
+        if size == 0:
+            return None
+        # positives first (score 2), then random valid negatives, padding last
+        score = torch.where(positive, 2.0, torch.rand_like(assigned, dtype=torch.float))
+        score = score.masked_fill(~valid, -1.0)
+        index = score.topk(size, dim=1).indices  # (B, G)
+        chosen = assigned.gather(1, index)
+        features = torch.cat(levels, 1).gather(
+            1, index[..., None].expand(-1, -1, levels[0].shape[-1]))
+        scale = (self.unit_seconds / timelines)[:, None, None].to(features)
+        anchors = span_xx_to_cxw(out['anchors'][index]) * scale
+        gt_all = torch.cat(gt_units).to(features)  # not empty: some anchor is positive
+        targets = gt_all[(_offsets(gt_units, index.device)[:, None] + chosen.clamp(min=0))
+                         .clamp(max=len(gt_all) - 1)]  # (rows of negatives are not read)
+        return QueryGroup(name='collab', content=content_proj(features),
+                          reference=inverse_sigmoid(anchors),
+                          valid=score.gather(1, index) >= 0, labels=(chosen >= 0).float(),
+                          target_spans=span_xx_to_cxw(targets) * scale,
+                          span_loss='l1_xx', loss_weight=0.5)
 
     @torch.no_grad()
-    def predict(self, memory: Tensor, memory_mask: Tensor
-                ) -> Tuple[Tensor, Tensor]:
-        """Top-K spans per sample, scored sqrt(sigmoid(cls) * sigmoid(centerness)),
-        after 1D NMS (if ``nms_iou_thr``). ATSS ranks by the product; its square
-        root ranks the same and puts the score on the scale of the DETR head's
-        p^0.5 * IoU^0.5, so that weighted span fusion compares like with like.
+    def predict(self, out: Dict, timelines: Tensor, score_thr: float = 0.05,
+                nms_thr: float = 0.5, max_per_video: int = 10) -> List[Dict[str, Tensor]]:
+        """Candidates of every sample: score ``sqrt(sigmoid(cls) sigmoid(ctr))`` above
+        ``score_thr``, decoded to seconds (clipped to the timeline), NMS, then the
+        ``max_per_video`` best (ties at the last score kept).
 
-        Args:
-            memory: (B, L, H).  memory_mask: (B, L) bool.
         Returns:
-            spans (B, K, 2) normalised start/end clipped to [0, 1], and scores
-            (B, K) in decreasing order; K = ``num_predictions``. Rows a sample
-            cannot fill (too few anchors survive) have span (0, 0), score 0.
+            per sample ``dict(spans=(M, 2) seconds, scores=(M,))`` by decreasing score.
         """
-        cls_logits, deltas, centerness_logits = self(memory, memory_mask)
-        B, A, L = cls_logits.shape
-        anchors = clip_anchors(L, self.anchor_widths, memory.device)
-        num_clips = self._num_clips(memory_mask, memory.dtype).view(B, 1, 1, 1)
-        spans = (self.span_coder.decode(anchors, deltas) / num_clips).clamp(0, 1)
-        scores = (cls_logits.sigmoid() * centerness_logits.sigmoid()).sqrt()
-        alive = memory_mask.unsqueeze(1) & (spans[..., 1] > spans[..., 0])
-        spans, scores, alive = spans.flatten(1, 2), scores.flatten(1), \
-            alive.flatten(1)
-        if self.nms_iou_thr is not None:
-            alive = self._nms_survivors(spans, scores, alive)
-        num_kept = min(self.num_predictions, A * L)
-        top_scores, top_index = scores.masked_fill(~alive, -1).topk(num_kept, 1)
-        top_spans = spans.gather(1, top_index.unsqueeze(-1).expand(-1, -1, 2))
-        filled = top_scores >= 0
-        top_spans = top_spans * filled.unsqueeze(-1)
-        top_scores = top_scores.clamp(min=0)
-        if num_kept < self.num_predictions:
-            padding = self.num_predictions - num_kept
-            top_spans = nn.functional.pad(top_spans, (0, 0, 0, padding))
-            top_scores = nn.functional.pad(top_scores, (0, padding))
-        return top_spans, top_scores
+        scores = (out['cls_logits'].sigmoid() * out['centerness'].sigmoid()).sqrt()
+        keep = out['valid'] & (scores > score_thr)
+        batch, index = keep.nonzero(as_tuple=True)
+        spans = self.coder.decode(out['anchors'][index], out['deltas'][batch, index].float())
+        spans = torch.minimum((spans * self.unit_seconds).clamp(min=0),
+                              timelines.to(spans)[batch, None])
+        scores = scores[batch, index].float()
+        results = []
+        if len(spans):
+            _, kept = batched_nms(lift_spans(spans), scores.contiguous(), batch,
+                                  dict(type='nms', iou_threshold=nms_thr))
+            batch, spans, scores = batch[kept], spans[kept], scores[kept]
+        for b in range(len(timelines)):
+            mine = batch == b
+            spans_b, scores_b = spans[mine], scores[mine]
+            if len(scores_b) > max_per_video:
+                threshold = scores_b.topk(max_per_video).values[-1]
+                spans_b, scores_b = spans_b[scores_b >= threshold], scores_b[scores_b >= threshold]
+            results.append(dict(spans=spans_b, scores=scores_b))
+        return results
 
-    @staticmethod
-    def _num_clips(memory_mask: Tensor, dtype: torch.dtype) -> Tensor:
-        """(B,) real clips per sample, the unit of normalised spans (at least
-        1 so that an empty sample cannot divide by zero)."""
-        return memory_mask.sum(1).clamp(min=1).to(dtype)
 
-    def _nms_survivors(self, spans: Tensor, scores: Tensor, alive: Tensor
-                       ) -> Tensor:
-        """spans (B, N, 2), scores (B, N), alive (B, N) -> (B, N) bool: alive
-        and kept by NMS within its own sample."""
-        # compiled ops are needed only at inference, so import them here
-        from mmcv.ops import batched_nms
-        if not alive.any():  # batched_nms cannot take an empty input
-            return alive
-        sample, index = alive.nonzero(as_tuple=True)
-        # On unit-height lifted boxes 2D NMS is 1D NMS; batched over samples.
-        _, keep = batched_nms(lift_spans(spans[sample, index]),
-                              scores[sample, index], sample,
-                              dict(iou_threshold=self.nms_iou_thr))
-        survivors = torch.zeros_like(alive)
-        survivors[sample[keep], index[keep]] = True
-        return survivors
+def _offsets(gt_units: List[Tensor], device) -> Tensor:
+    """Start of every sample's GT in the concatenation of ``gt_units``."""
+    counts = torch.tensor([0] + [len(g) for g in gt_units[:-1]], device=device)
+    return counts.cumsum(0)

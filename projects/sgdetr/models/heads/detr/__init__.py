@@ -1,12 +1,8 @@
-from .attention_mask import group_attention_mask
-from .criterion import SpanQueryCriterion
-from .decoder import SpanDecoder, SpanDecoderLayer, span_sine_embedding
-from .denoising import SpanDenoisingGenerator
-from .query_selection import SpanQuerySelector
-from .span_dino_head import SpanDINOHead
+from .decoder import ConditionalDecoderLayer, ConditionalSpanDecoder
+from .denoising import SpanDenoisingQueries
+from .query_group import QueryGroup, block_diagonal_mask
+from .query_selection import MultiLevelQuerySelector
+from .span_detr_head import SpanDETRHead
 
-__all__ = [
-    'SpanDINOHead', 'SpanQuerySelector', 'SpanDenoisingGenerator', 'SpanDecoder',
-    'SpanDecoderLayer', 'SpanQueryCriterion', 'group_attention_mask',
-    'span_sine_embedding'
-]
+__all__ = ['ConditionalDecoderLayer', 'ConditionalSpanDecoder', 'SpanDenoisingQueries',
+           'QueryGroup', 'block_diagonal_mask', 'MultiLevelQuerySelector', 'SpanDETRHead']

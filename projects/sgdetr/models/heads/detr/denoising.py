@@ -1,75 +1,65 @@
-"""Contrastive denoising query groups (DN-DETR / DINO) for 1D spans."""
-from typing import List
+"""Contrastive denoising queries: noised GT spans the decoder must restore (DINO)."""
+from typing import List, Optional
 
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from sgdetr.models.layers import QueryGroup
 from sgdetr.registry import TASK_UTILS
-from sgdetr.structures import span_xx_to_cxw
+from sgdetr.structures import span_cxw_to_xx, span_xx_to_cxw
+from ...layers import inverse_sigmoid
+from .query_group import QueryGroup
 
 
 @TASK_UTILS.register_module()
-class SpanDenoisingGenerator:
-    """Builds denoising query groups from the GT spans of a batch.
+class SpanDenoisingQueries:
+    """Builds the denoising query group of a batch.
 
-    Every group holds, for each GT span, a positive query (both ends moved
-    by less than ``noise_scale`` half-widths; target: that GT) and a negative
-    query (ends moved by ``noise_scale`` to ``2 * noise_scale`` half-widths;
-    target: background), laid out as [positives | negatives], each part
-    padded to the batch's largest GT count (``valid`` False). Negatives teach
-    the decoder to reject near-miss references, not only to fix them.
+    With K the batch's largest GT count, ``G = max(1, num_queries // 2K)``
+    groups of 2K queries: K positives, the GT spans with each end moved by
+    ``u * width / 2 * noise_scale`` with ``|u|`` uniform in [0, 1), and K
+    negatives with ``|u|`` in [negative_offset, 1 + negative_offset). The
+    total is capped, not the groups. Each group attends only to itself; slots
+    of samples with fewer GT spans are padding.
 
     Args:
-        num_groups: number of groups; each is a separate :class:`QueryGroup`
-            so that groups cannot attend to each other.
-        noise_scale: noise magnitude in half-widths of the GT span.
-        name: loss prefix shared by all groups (their losses are averaged).
-        loss_weight: weight of the denoising losses.
+        num_queries: cap on the denoising queries of a sample.
+        noise_scale: scale of the noise (in half widths).
+        negative_offset: extra displacement of the negatives.
+        loss_weight: factor of the group's losses.
     """
 
-    def __init__(self, num_groups: int = 5, noise_scale: float = 1.0,
-                 name: str = 'dn', loss_weight: float = 1.0) -> None:
-        self.num_groups = num_groups
+    def __init__(self, num_queries: int = 300, noise_scale: float = 0.5,
+                 negative_offset: float = 1.25, loss_weight: float = 0.5):
+        self.num_queries = num_queries
         self.noise_scale = noise_scale
-        self.name = name
+        self.negative_offset = negative_offset
         self.loss_weight = loss_weight
 
-    def __call__(self, gt_spans: List[Tensor]) -> List[QueryGroup]:
-        """
-        Args:
-            gt_spans: B tensors (K_b, 2) of GT start/end in [0, 1].
-        Returns:
-            ``num_groups`` groups of 2 * max K_b queries each (none if the
-            batch has no GT).
-        """
-        max_gts = max((len(g) for g in gt_spans), default=0)
-        if max_gts == 0 or self.num_groups == 0:
-            return []
-        gt = pad_sequence(list(gt_spans), batch_first=True)  # (B, K, 2)
-        gt_valid = pad_sequence(
-            [torch.ones(len(g), dtype=torch.bool, device=gt.device) for g in gt_spans],
-            batch_first=True)  # (B, K)
-        batch_size, num_groups = gt.size(0), self.num_groups
-
-        # (B, N, 2, K, 2): group, positive/negative, GT, start/end.
-        magnitude = torch.rand(batch_size, num_groups, 2, max_gts, 2, device=gt.device)
-        magnitude[:, :, 1] += 1.0
-        sign = torch.randint(0, 2, magnitude.shape, device=gt.device) * 2 - 1
-        half_width = (gt[..., 1] - gt[..., 0])[:, None, None, :, None] / 2
-        noisy = gt[:, None, None] + sign * magnitude * half_width * self.noise_scale
-        # Large noise may swap the ends; the noisy span is whatever they bound.
-        noisy = noisy.clamp(0, 1).sort(dim=-1).values
-        ref_spans = span_xx_to_cxw(noisy).flatten(2, 3)  # (B, N, 2K, 2)
-
-        gt_index = torch.arange(max_gts, device=gt.device).expand(batch_size, -1)
-        gt_index = gt_index.masked_fill(~gt_valid, -1)
-        gt_indices = torch.cat((gt_index, torch.full_like(gt_index, -1)), 1)  # (B, 2K)
-        valid = gt_valid.repeat(1, 2)  # (B, 2K)
-        return [
-            QueryGroup(name=self.name, ref_spans=ref_spans[:, n],
-                       gt_indices=gt_indices, valid=valid,
-                       loss_weight=self.loss_weight)
-            for n in range(num_groups)
-        ]
+    def __call__(self, gt_spans: List[Tensor], content: Tensor,
+                 batch_size: int) -> Optional[QueryGroup]:
+        """gt_spans: B tensors (K_b, 2) normalised (centre, width); content: (H,)."""
+        max_gt = max((len(g) for g in gt_spans), default=0)
+        if max_gt == 0:
+            return None
+        groups = max(1, self.num_queries // (2 * max_gt))
+        device = content.device
+        gt = pad_sequence([g.to(device).float() for g in gt_spans], batch_first=True)
+        gt_valid = pad_sequence([torch.ones(len(g), dtype=torch.bool, device=device)
+                                 for g in gt_spans], batch_first=True)
+        gt = gt[:, None, None].expand(-1, groups, 2, -1, -1)  # (B, G, pos/neg, K, 2)
+        magnitude = torch.rand_like(gt)
+        magnitude[:, :, 1] += self.negative_offset
+        sign = torch.randint_like(gt, 0, 2) * 2 - 1
+        shift = magnitude * sign * gt[..., 1:] / 2 * self.noise_scale
+        noised = span_xx_to_cxw((span_cxw_to_xx(gt) + shift).clamp(0, 1))
+        labels = torch.zeros_like(gt[..., 0])
+        labels[:, :, 0] = 1
+        shape = (batch_size, -1)
+        return QueryGroup(
+            name='dn', content=content.expand(batch_size, groups * 2 * max_gt, -1),
+            reference=inverse_sigmoid(noised).reshape(*shape, 2),
+            valid=gt_valid[:, None, None].expand(-1, groups, 2, -1).reshape(shape),
+            labels=labels.reshape(shape), target_spans=gt.reshape(*shape, 2),
+            span_loss='smooth_l1_cxw', loss_weight=self.loss_weight,
+            block_size=2 * max_gt)

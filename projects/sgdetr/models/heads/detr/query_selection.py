@@ -1,76 +1,104 @@
-"""Two-stage query selection (DINO) over the clips of a video."""
-from typing import Dict
+"""Two-stage query selection over every position of the feature pyramid."""
+import math
+from typing import Dict, List, Sequence
 
 import torch
-from mmdet.models.layers.transformer.utils import MLP, inverse_sigmoid
-from mmengine.model import bias_init_with_prob
 from torch import Tensor, nn
 
 from sgdetr.registry import MODELS
+from ...layers import MLP, inverse_sigmoid
 
 
 @MODELS.register_module()
-class SpanQuerySelector(nn.Module):
-    """Scores a proposal span around every clip and keeps the best ones.
+class MultiLevelQuerySelector(nn.Module):
+    """Scores a proposal at every pyramid position and keeps the best ``num_queries``.
 
-    Each real clip i of a sample with L_b clips proposes the span centred on
-    it, (centre (i + 0.5) / L_b, width ``proposal_width``), refined by a
-    regression on its memory feature, with a foreground logit. The
-    ``num_queries`` best proposals over real clips become the decoder's
-    reference spans (the caller detaches them); their own loss trains this
-    selector. A sample with fewer real clips than queries repeats its best
-    proposals, so that padding clips are never selected.
+    Position i of a level with n valid positions proposes the span centred at
+    ``(i + 0.5) / n`` with that level's default width; a proposal is valid
+    when its centre and width lie strictly inside ``(min_size, max_size)``.
+    Each position's feature goes through ``Linear -> LayerNorm``; from it a
+    class logit, an IoU logit and an offset to the proposal (in inverse-
+    sigmoid space) are predicted. Queries are ranked by
+    ``sqrt(sigmoid(cls) * sigmoid(iou))``; the selected features (detached)
+    are the decoder's content queries and the refined proposals its
+    references.
 
     Args:
-        hidden_dim: memory feature size H.
-        num_queries: k, proposals kept per sample.
-        proposal_width: width of the initial span of every clip, as a
-            fraction of the video.
+        embed_dims: H.  num_queries: Q.
+        level_widths: default proposal width of each pyramid level.
+        prior_prob: initial foreground probability of the class logit (the IoU
+            logit starts at twice its logit).
+        min_size, max_size: validity bounds of proposal centres and widths.
     """
 
-    def __init__(self, hidden_dim: int = 256, num_queries: int = 25,
-                 proposal_width: float = 0.05) -> None:
+    def __init__(self, embed_dims: int = 256, num_queries: int = 25,
+                 level_widths: Sequence[float] = (0.05, 0.2, 0.4, 0.85),
+                 prior_prob: float = 0.35, min_size: float = 0.0125,
+                 max_size: float = 0.9875):
         super().__init__()
         self.num_queries = num_queries
-        self.proposal_width = proposal_width
-        self.memory_proj = nn.Sequential(nn.Linear(hidden_dim, hidden_dim),
-                                         nn.LayerNorm(hidden_dim))
-        self.cls_branch = nn.Linear(hidden_dim, 1)
-        self.span_branch = MLP(hidden_dim, hidden_dim, 2, 3)
-        nn.init.constant_(self.cls_branch.bias, bias_init_with_prob(0.01))
-        nn.init.zeros_(self.span_branch.layers[-1].weight)
-        nn.init.zeros_(self.span_branch.layers[-1].bias)
+        self.level_widths = tuple(level_widths)
+        self.min_size, self.max_size = min_size, max_size
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.norm = nn.LayerNorm(embed_dims)
+        self.cls_head = nn.Linear(embed_dims, 1)
+        self.iou_head = nn.Linear(embed_dims, 1)
+        self.offset_head = MLP(embed_dims, embed_dims, 2, 3, zero_last=True)
+        prior_logit = math.log(prior_prob / (1 - prior_prob))
+        for head, bias in ((self.cls_head, prior_logit), (self.iou_head, 2 * prior_logit)):
+            nn.init.normal_(head.weight, std=0.01)
+            nn.init.constant_(head.bias, bias)
+        nn.init.xavier_uniform_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
 
-    def clip_spans(self, memory_mask: Tensor) -> Tensor:
-        """(B, L) bool -> (B, L, 2) initial (centre, width) of every clip,
-        normalised by each sample's number of real clips."""
-        num_clips = memory_mask.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
-        position = torch.arange(memory_mask.size(1), device=memory_mask.device)
-        centre = ((position[None] + 0.5) / num_clips).clamp(max=1.0)  # (B, L)
-        return torch.stack((centre, torch.full_like(centre, self.proposal_width)), -1)
+    def proposals(self, level_masks: List[Tensor]):
+        """Default proposals of every position.
 
-    def forward(self, memory: Tensor, memory_mask: Tensor) -> Dict[str, Tensor]:
-        """
         Args:
-            memory: (B, L, H).  memory_mask: (B, L) bool, True = real clip.
+            level_masks: per level (B, L_k) bool, True = valid position.
         Returns:
-            dict with ``cls_logits`` (B, k), ``spans`` (B, k, 2) (centre,
-            width), ``clip_indices`` (B, k) long: the selected proposals,
-            best first; ``valid`` (B, k) bool: False on the slots that repeat
-            a proposal because the video has fewer than k clips.
+            proposals (B, S, 2) normalised (centre, width), S = sum L_k, and
+            valid (B, S) bool.
         """
-        feats = self.memory_proj(memory)
-        cls_logits = self.cls_branch(feats).squeeze(-1)  # (B, L)
-        spans = (self.span_branch(feats) +
-                 inverse_sigmoid(self.clip_spans(memory_mask))).sigmoid()
+        spans = []
+        for mask, width in zip(level_masks, self.level_widths):
+            count = mask.sum(1, keepdim=True).clamp(min=1).float()
+            centres = (torch.arange(mask.shape[1], device=mask.device) + 0.5) / count
+            spans.append(torch.stack([centres, torch.full_like(centres, width)], -1))
+        spans, mask = torch.cat(spans, 1), torch.cat(level_masks, 1)
+        inside = ((spans > self.min_size) & (spans < self.max_size)).all(-1)
+        return spans, mask & inside
 
-        ranking = cls_logits.detach().masked_fill(~memory_mask, float('-inf'))
-        order = ranking.argsort(dim=1, descending=True)  # real clips first
-        num_real = memory_mask.sum(1, keepdim=True)
-        slots = torch.arange(self.num_queries, device=memory.device)[None]
-        clip_indices = order.gather(1, slots % num_real.clamp(min=1))  # (B, k)
-        return dict(
-            cls_logits=cls_logits.gather(1, clip_indices),
-            spans=spans.gather(1, clip_indices[..., None].expand(-1, -1, 2)),
-            clip_indices=clip_indices,
-            valid=slots < num_real)
+    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> Dict[str, Tensor]:
+        """Select the queries.
+
+        Args:
+            levels: per level (B, L_k, H).  level_masks: per level (B, L_k) bool.
+        Returns:
+            dict of (B, Q) ``valid`` (False for slots that found no valid
+            proposal: short videos; they take no part in anything),
+            ``content`` (B, Q, H) detached, ``reference`` (B, Q, 2) detached
+            inverse-sigmoid (centre, width), and the encoder predictions for
+            the encoder loss: ``cls_logits`` (B, Q), ``iou_logits`` (B, Q),
+            ``spans`` (B, Q, 2) normalised (centre, width).
+        """
+        proposals, valid = self.proposals(level_masks)
+        features = self.norm(self.proj(torch.cat(levels, 1).masked_fill(~valid[..., None], 0)))
+        cls_logits, iou_logits = self.cls_head(features)[..., 0], self.iou_head(features)[..., 0]
+        rank = (cls_logits.sigmoid() * iou_logits.sigmoid()).sqrt().masked_fill(
+            ~valid, float('-inf'))
+        coords = inverse_sigmoid(proposals).masked_fill(~valid[..., None], 0) + \
+            self.offset_head(features)
+        k = min(self.num_queries, rank.shape[1])
+        index = rank.topk(k, dim=1).indices  # (B, k)
+        if k < self.num_queries:  # fewer positions than queries: pad with invalid slots
+            index = torch.cat([index, index[:, :1].expand(-1, self.num_queries - k)], 1)
+        slot_valid = valid.gather(1, index)
+        if k < self.num_queries:
+            slot_valid[:, k:] = False
+        take = lambda x: x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
+        coords = take(coords)
+        return dict(valid=slot_valid, content=take(features).detach(),
+                    reference=coords.detach(), spans=coords.sigmoid(),
+                    cls_logits=cls_logits.gather(1, index),
+                    iou_logits=iou_logits.gather(1, index))
