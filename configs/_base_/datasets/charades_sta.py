@@ -1,39 +1,56 @@
 # Charades-STA (Gao et al., 2017): 1 s clips, one window per query, binary
-# saliency (a clip is positive if it overlaps the window by more than half).
-# The release has train and test splits only; the test split is also used
-# for validation, as is customary.
+# saliency (a clip is positive if a window covers more than half of it). The
+# release has train and test splits only; the test split is also used for
+# validation, as is customary.
 #
-# Expected layout (paths relative to the working directory):
+# Expected layout (paths relative to the working directory), the layout of the
+# SG-DETR release (InternVideo2-1B, `feature_layout='released'`):
 #
 #   data/charades_sta/
 #   |-- annotations/
 #   |   |-- charades_train_release.jsonl
 #   |   `-- charades_test_release.jsonl
 #   `-- features/
-#       |-- internvideo2/{vid}.npz           'features'          (L, 768)
-#       `-- internvideo2_text/qid{qid}.npz   'last_hidden_state' (N, 4096)
+#       |-- internvideo2_video/{vid}.pt      torch tensor   (L, 512)
+#       `-- internvideo2_text/{qid}.npz      'features'     (N, 512)
 #
-# Other features: list their directories in video_feat_dirs (concatenated
-# along D) and set video_dim / text_dim; they are checked at start-up.
+# The annotations are Lighthouse's converted files (QVHighlights keys). For
+# features in the npz layout set feature_layout='npz' (see qvhighlights.py).
+# The pipeline is the released one: at most 200 clips and 40 tokens,
+# L2-normalised, temporal endpoint features, zero clips up to a multiple of 4.
 # A child config that changes a top-level variable below must also override
 # the dataloader fields that use it (configs are evaluated file by file).
 dataset_type = 'CharadesSTADataset'
 data_root = 'data/charades_sta/'
-video_dim = 768
-text_dim = 4096
+video_dim = 512
+text_dim = 512
+model_video_dim = video_dim + 2  # + the temporal endpoint features
 clip_len = 1.0
-max_v_len = None  # videos are at most ~200 s: keep them whole
-max_q_len = 32
+max_clips = 200
+max_tokens = 40
 
 feature_cfg = dict(
-    video_feat_dirs=['features/internvideo2'],
+    feature_layout='released',
+    video_feat_dirs=['features/internvideo2_video'],
     text_feat_dir='features/internvideo2_text',
     clip_len=clip_len,
-    max_v_len=max_v_len,
-    max_q_len=max_q_len,
     video_dim=video_dim,
     text_dim=text_dim,
     cache_features=True)
+train_pipeline = [
+    dict(type='TruncateFeatures', max_clips=max_clips, max_tokens=max_tokens),
+    dict(type='AppendTemporalEndpoints'),
+    dict(type='PadClips', multiple=4),
+    dict(type='BuildMomentTargets', max_windows=10),
+    dict(type='PackMomentInputs'),
+]
+test_pipeline = [
+    dict(type='TruncateFeatures', max_clips=max_clips, max_tokens=max_tokens),
+    dict(type='AppendTemporalEndpoints'),
+    dict(type='PadClips', multiple=4),
+    dict(type='BuildMomentTargets'),
+    dict(type='PackMomentInputs'),
+]
 
 train_dataloader = dict(
     batch_size=64,
@@ -45,7 +62,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='annotations/charades_train_release.jsonl',
-        with_neg_query=True,
+        pipeline=train_pipeline,
         **feature_cfg))
 val_dataloader = dict(
     batch_size=64,
@@ -59,10 +76,15 @@ val_dataloader = dict(
         data_root=data_root,
         ann_file='annotations/charades_test_release.jsonl',
         test_mode=True,
+        pipeline=test_pipeline,
         **feature_cfg))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='annotations/charades_test_release.jsonl'))
 
 val_evaluator = dict(
     type='MomentRecallMetric',
     ann_file=data_root + 'annotations/charades_test_release.jsonl')
-test_evaluator = val_evaluator
+test_evaluator = dict(
+    type='MomentRecallMetric',
+    ann_file=data_root + 'annotations/charades_test_release.jsonl')

@@ -39,15 +39,22 @@ class LearnedAggregationPooling(nn.Module):
     Args:
         embed_dims: H.  num_layers: aggregation steps.
         num_heads: attention heads.  dropout: attention and FFN dropout.
+        mean_init: start as (normed) mean pooling: zero query, identity output
+            projections, zero FFN outputs (the released model starts random).
     """
 
     def __init__(self, embed_dims: int = 256, num_layers: int = 2, num_heads: int = 8,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, mean_init: bool = False):
         super().__init__()
         self.query = nn.Parameter(nn.init.trunc_normal_(torch.zeros(embed_dims), std=0.02))
         self.layers = clones(LearnedAggregationLayer(embed_dims, num_heads, dropout),
                              num_layers)
         self.norm = nn.LayerNorm(embed_dims)
+        if mean_init:
+            nn.init.zeros_(self.query)
+            for layer in self.layers:
+                nn.init.eye_(layer.attn.out_proj.weight)
+                nn.init.zeros_(layer.ffn.layers[-1].weight)
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """tokens (B, N, H), mask (B, N) bool, True = valid -> (B, H)."""

@@ -35,12 +35,21 @@ class SaliencyGuidedEncoder(nn.Module):
     saliency_guided=False))`` or ``global_saliency=dict(enabled=False)`` for the
     ablations. Sizes are filled in from the arguments.
 
+    ``saliency_space`` says where the local saliency compares clips with the
+    sentence: ``'projected'`` (as released: both after the input
+    projections) or ``'raw'``: the input features themselves, for features
+    of one aligned video-text space (the clip's first ``text_dim`` channels,
+    i.e. without the temporal endpoints); the pooling then starts as mean
+    pooling, so an untrained model scores clips like the zero-shot cosine.
+
     Args:
         video_dim: Dv of the input clips (the temporal endpoint features
             included).  text_dim: Dt.  embed_dims: hidden size H.
+        saliency_space: ``'projected'`` or ``'raw'``.
     """
 
-    def __init__(self, video_dim: int, text_dim: int, embed_dims: int = 256, **modules):
+    def __init__(self, video_dim: int, text_dim: int, embed_dims: int = 256,
+                 saliency_space: str = 'projected', **modules):
         super().__init__()
         unknown = set(modules) - set(DEFAULTS)
         if unknown:
@@ -56,7 +65,19 @@ class SaliencyGuidedEncoder(nn.Module):
         self.modality_embed = build(cfg['modality_embed'], default_args=size)
         self.positional_encoding = build(cfg['positional_encoding'],
                                          default_args=dict(num_feats=embed_dims))
-        self.local_saliency = build(cfg['local_saliency'], default_args=size)
+        if saliency_space not in ('projected', 'raw'):
+            raise ValueError(f"saliency_space must be 'projected' or 'raw', got {saliency_space!r}")
+        if saliency_space == 'raw' and video_dim < text_dim:
+            raise ValueError('saliency_space=raw compares clips and text in the input space: '
+                             f'video_dim {video_dim} < text_dim {text_dim}')
+        self.saliency_space = saliency_space
+        if saliency_space == 'raw':
+            local = dict(cfg['local_saliency'])
+            pooling = local.get('pooling') or dict(type='LearnedAggregationPooling', num_layers=2)
+            local['pooling'] = dict(pooling, mean_init=True)
+            self.local_saliency = build(local, default_args=dict(embed_dims=text_dim))
+        else:
+            self.local_saliency = build(cfg['local_saliency'], default_args=size)
         self.text_to_video = build(cfg['text_to_video'], default_args=size)
         self.context_encoder = build(cfg['context_encoder'], default_args=size)
         self.global_saliency = build(cfg['global_saliency'], default_args=size)
@@ -78,12 +99,18 @@ class SaliencyGuidedEncoder(nn.Module):
             and the negative pairs reuse.
         """
         clips, words = self.video_proj(video), self.text_proj(text)
-        saliency_local, sentence = self.local_saliency(clips, video_mask, words, text_mask)
+        raw = self.saliency_space == 'raw'
+        saliency_local, sentence = self.local_saliency(
+            video[..., :self.text_dim] if raw else clips, video_mask, text if raw else words,
+            text_mask)
         pos = self.positional_encoding(video_mask).to(clips.dtype)
         words, clips = self.modality_embed(words, clips)
         out = self.contextualise(clips, pos, video_mask, words, text_mask, saliency_local)
+        # the clips a negative pair's local score reads: as released, the
+        # embedded clips (the positive pair read them before the embedding)
+        scored = video[..., :self.text_dim] if raw else clips
         return dict(out, pos=pos, saliency_local=saliency_local, sentence=sentence,
-                    video=clips, text=words)
+                    video=clips, text=words, scored_clips=scored)
 
     def contextualise(self, clips: Tensor, pos: Tensor, video_mask: Tensor, words: Tensor,
                       text_mask: Tensor, saliency_local: Tensor) -> Dict[str, Tensor]:
@@ -112,7 +139,8 @@ class SaliencyGuidedEncoder(nn.Module):
             pairs (global None without the GSM).
         """
         clips, pos, mask = enc['video'][videos], enc['pos'][videos], video_mask[videos]
-        saliency_local = self.local_saliency.score(clips, enc['sentence'][queries])
+        saliency_local = self.local_saliency.score(enc['scored_clips'][videos],
+                                                   enc['sentence'][queries])
         saliency_local = saliency_local.masked_fill(~mask, SALIENCY_PADDING_VALUE)
         out = self.contextualise(clips, pos, mask, enc['text'][queries], text_mask[queries],
                                  saliency_local)

@@ -18,12 +18,15 @@ class TextToVideoEncoder(nn.Module):
 
     Args:
         embed_dims: H.  num_layers: layers.
-        layer: config of one layer (:class:`SaliencyGuidedCrossAttention`).
+        layer: config of one layer (type :class:`SaliencyGuidedCrossAttention`
+            unless it names another).
     """
 
     def __init__(self, embed_dims: int = 256, num_layers: int = 2,
                  layer: dict = dict(type='SaliencyGuidedCrossAttention')):
         super().__init__()
+        layer = dict(layer)
+        layer.setdefault('type', 'SaliencyGuidedCrossAttention')
         self.layers = clones(MODELS.build(layer, default_args=dict(embed_dims=embed_dims)),
                              num_layers)
         self.norm = nn.LayerNorm(embed_dims)
