@@ -6,6 +6,14 @@ import numpy as np
 
 SHARED_ANNOTATIONS = (Path(__file__).resolve().parents[2].parent / 'shared' /
                       'data' / 'annotations')
+#: the released pipeline of the dataset configs, at QVHighlights' limits
+RELEASED_PIPELINE = [
+    dict(type='TruncateFeatures', max_clips=75, max_tokens=40),
+    dict(type='AppendTemporalEndpoints'),
+    dict(type='PadClips', multiple=4),
+    dict(type='BuildMomentTargets'),
+    dict(type='PackMomentInputs'),
+]
 
 
 def synthetic_args(root: Path, split: str = 'train', **kwargs) -> dict:

@@ -3,20 +3,17 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from dataset_test_utils import synthetic_args
+from dataset_test_utils import RELEASED_PIPELINE, synthetic_args
 from sgdetr.datasets import MomentDataPreprocessor, QVHighlightsDataset
 from sgdetr.registry import MODELS
 from sgdetr.structures import MomentDataSample
 
 
-def fake_batch(video_lengths, text_lengths, neg_lengths=None, dim_v=4,
-               dim_t=3):
+def fake_batch(video_lengths, text_lengths, dim_v=4, dim_t=3):
     samples = []
     for b, (lv, lt) in enumerate(zip(video_lengths, text_lengths)):
         inputs = dict(video=torch.randn(lv, dim_v) + 5,
                       text=torch.randn(lt, dim_t) + 5)
-        if neg_lengths is not None:
-            inputs['neg_text'] = torch.randn(neg_lengths[b], dim_t) + 5
         samples.append(dict(inputs=inputs,
                             data_samples=MomentDataSample(metainfo=dict(
                                 qid=b))))
@@ -24,15 +21,13 @@ def fake_batch(video_lengths, text_lengths, neg_lengths=None, dim_v=4,
 
 
 def test_padding_and_masks_are_exact():
-    samples = fake_batch([5, 2, 7], [3, 6, 1], neg_lengths=[2, 4, 1])
+    samples = fake_batch([5, 2, 7], [3, 6, 1])
     preprocessor = MODELS.build(dict(type='MomentDataPreprocessor'))
     batch = preprocessor(pseudo_collate(samples), training=True)
     inputs = batch['inputs']
-    assert set(inputs) == {'video', 'video_mask', 'text', 'text_mask',
-                           'neg_text', 'neg_text_mask'}
+    assert set(inputs) == {'video', 'video_mask', 'text', 'text_mask'}
     for key, lengths, longest in (('video', [5, 2, 7], 7),
-                                  ('text', [3, 6, 1], 6),
-                                  ('neg_text', [2, 4, 1], 4)):
+                                  ('text', [3, 6, 1], 6)):
         padded, mask = inputs[key], inputs[f'{key}_mask']
         assert padded.shape[:2] == mask.shape == (3, longest)
         assert mask.dtype == torch.bool
@@ -56,7 +51,7 @@ def test_fixed_length_and_multiples():
     multiple = MomentDataPreprocessor(video_pad_multiple=4)
     assert multiple(pseudo_collate(samples))['inputs']['video'].shape[1] == 8
     with pytest.raises(ValueError, match='does not fit the fixed padded '
-                       'length 4'):
+                       r'length 4; truncate it in the pipeline \(TruncateFeatures\)'):
         MomentDataPreprocessor(pad_video_to=4)(pseudo_collate(samples))
 
 
@@ -88,13 +83,14 @@ def test_bad_inputs_are_reported():
 
 def test_real_batch_from_the_dataset(synthetic_root):
     dataset = QVHighlightsDataset(**synthetic_args(synthetic_root,
-                                                   with_neg_query=True))
+                                                   pipeline=RELEASED_PIPELINE))
     samples = [dataset[i] for i in range(6)]
     batch = MomentDataPreprocessor()(pseudo_collate(samples), training=True)
     inputs = batch['inputs']
     lengths = [s['data_samples'].num_clips for s in samples]
+    assert len(set(lengths)) > 1 and all(n % 4 == 0 for n in lengths)
     assert inputs['video_mask'].sum(1).tolist() == lengths
-    assert inputs['video'].shape == (6, max(lengths), 32)
-    assert inputs['neg_text'].shape[0] == 6
+    assert inputs['video'].shape == (6, max(lengths), 32 + 2)
+    assert set(inputs) == {'video', 'video_mask', 'text', 'text_mask'}
     assert all(s.gt_saliency.shape[0] == n
                for s, n in zip(batch['data_samples'], lengths))

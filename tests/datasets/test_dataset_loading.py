@@ -1,5 +1,5 @@
-"""Loading samples with features: options, negative queries, caching and
-clear errors for bad feature files."""
+"""Loading samples with features: options, the pipeline, caching and clear
+errors for bad feature files."""
 import math
 import shutil
 
@@ -9,8 +9,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
-from dataset_test_utils import (record, synthetic_args, write_features,
-                                write_jsonl)
+from dataset_test_utils import (RELEASED_PIPELINE, record, synthetic_args,
+                                write_features, write_jsonl)
 from sgdetr.datasets import (DataError, MomentRetrievalDataset,
                              QVHighlightsDataset)
 from sgdetr.registry import DATASETS
@@ -40,67 +40,48 @@ def small_dataset(tmp_path, records=None, videos=None, queries=None,
 def test_sample_layout_on_synthetic_data(synthetic_root):
     dataset = DATASETS.build(
         dict(type='QVHighlightsDataset', video_dim=32, text_dim=32,
-             with_neg_query=True, **synthetic_args(synthetic_root)))
-    sample = dataset[3]
-    assert set(sample) == {'inputs', 'data_samples'}
-    inputs, data_sample = sample['inputs'], sample['data_samples']
-    assert set(inputs) == {'video', 'text', 'neg_text'}
-    assert isinstance(data_sample, MomentDataSample)
-    num_clips = data_sample.num_clips
-    assert inputs['video'].shape == (num_clips, 32)
-    assert inputs['video'].dtype == torch.float32
-    assert inputs['text'].ndim == 2 and inputs['text'].shape[1] == 32
-    assert data_sample.timeline == num_clips * 2.0
-    assert data_sample.gt_saliency.shape == (num_clips, 3)
-    for key in ('qid', 'vid', 'query', 'duration', 'clip_len', 'num_clips',
-                'timeline', 'neg_qid', 'sample_idx'):
-        assert key in data_sample.metainfo, key
+             pipeline=RELEASED_PIPELINE, **synthetic_args(synthetic_root)))
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        assert set(sample) == {'inputs', 'data_samples'}
+        inputs, data_sample = sample['inputs'], sample['data_samples']
+        assert set(inputs) == {'video', 'text'}
+        assert isinstance(data_sample, MomentDataSample)
+        num_clips, num_real = data_sample.num_clips, data_sample.num_real_clips
+        assert num_clips % 4 == 0 and num_clips - 4 < num_real <= num_clips
+        assert num_real == len(dataset.features.load_video(data_sample.vid))
+        # + start/end; the padded clips are zeros
+        assert inputs['video'].shape == (num_clips, 32 + 2)
+        assert inputs['video'].dtype == torch.float32
+        assert not inputs['video'][num_real:].any()
+        assert inputs['text'].ndim == 2 and inputs['text'].shape[1] == 32
+        assert data_sample.timeline == num_clips * 2.0
+        assert data_sample.gt_saliency.shape == (num_clips, 3)
+        assert not data_sample.gt_saliency[num_real:].any()
+        assert data_sample.pos_clip_indices.shape == (2, )
+        for key in ('qid', 'vid', 'query', 'duration', 'clip_len', 'num_clips',
+                    'num_real_clips', 'timeline', 'sample_idx'):
+            assert key in data_sample.metainfo, key
+        assert 'neg_qid' not in data_sample.metainfo
 
 
-def test_negative_query_comes_from_another_video(synthetic_root):
-    random_neg = QVHighlightsDataset(**synthetic_args(
-        synthetic_root, with_neg_query=True))
-    qid_to_vid = {random_neg.get_data_info(i)['qid']:
-                  random_neg.get_data_info(i)['vid']
-                  for i in range(len(random_neg))}
-    np.random.seed(0)
-    draws = set()
-    for _ in range(3):
-        sample = random_neg[0]['data_samples']
-        assert qid_to_vid[sample.neg_qid] != sample.vid
-        draws.add(sample.neg_qid)
-    # Random mode draws anew each time the sample is read.
-    assert len(draws) > 1
-
-    seeded = QVHighlightsDataset(**synthetic_args(
-        synthetic_root, with_neg_query=True, neg_query_seed=5))
-    first = [seeded[i]['data_samples'].neg_qid for i in range(len(seeded))]
-    again = [seeded[i]['data_samples'].neg_qid for i in range(len(seeded))]
-    assert first == again  # epoch-independent
-    assert all(qid_to_vid[q] != seeded.get_data_info(i)['vid']
-               for i, q in enumerate(first))
-    text = seeded[0]['inputs']['neg_text']
-    expected = seeded.features.load_text(first[0])
-    torch.testing.assert_close(text, torch.from_numpy(expected.copy()))
-
-
-def test_negative_query_in_a_tiny_dataset(tmp_path):
-    records = [record(i, 'same' if i < 9 else 'other') for i in range(10)]
-    dataset = small_dataset(tmp_path, records, with_neg_query=True)
-    for index in range(9):  # only one sample has another video
-        assert dataset[index]['data_samples'].neg_qid == 9
-    with pytest.raises(DataError, match='two different videos'):
-        small_dataset(tmp_path / 'one', [record(0, 'a'), record(1, 'a')],
-                      with_neg_query=True)
+@pytest.mark.parametrize('removed', ['max_v_len', 'max_q_len', 'with_neg_query',
+                                     'neg_query_seed'])
+def test_removed_arguments_are_refused(synthetic_root, removed):
+    # truncation is TruncateFeatures' now; negative queries come from the batch
+    with pytest.raises(TypeError, match=removed):
+        QVHighlightsDataset(**synthetic_args(synthetic_root, **{removed: 1}))
 
 
 def test_truncation_and_spans(tmp_path):
     records = [record(0, 'v0', duration=20.0,
                       windows=[(2.0, 6.0), (8.0, 14.0), (16.0, 20.0)])]
     videos = {'v0': np.ones((10, 4))}
+    pipeline = [dict(type='TruncateFeatures', max_clips=6, max_tokens=4),
+                dict(type='BuildMomentTargets'), dict(type='PackMomentInputs')]
     dataset = small_dataset(tmp_path, records, videos=videos,
-                            queries={0: np.ones((9, 3))}, max_v_len=6,
-                            max_q_len=4, clip_len=2.0)
+                            queries={0: np.ones((9, 3))}, pipeline=pipeline,
+                            clip_len=2.0)
     sample = dataset[0]
     assert sample['inputs']['video'].shape == (6, 4)
     assert sample['inputs']['text'].shape == (4, 3)
@@ -145,7 +126,7 @@ def test_several_video_dirs_are_concatenated(tmp_path):
 @pytest.mark.parametrize('cache', [True, 'preload'])
 def test_feature_cache_reads_each_file_once(synthetic_root, cache):
     dataset = QVHighlightsDataset(**synthetic_args(
-        synthetic_root, cache_features=cache, with_neg_query=True))
+        synthetic_root, cache_features=cache))
     files = len({dataset.get_data_info(i)['vid'] for i in range(len(dataset))}
                 ) + len(dataset)
     first_epoch = [dataset[i] for i in range(len(dataset))]
@@ -257,8 +238,7 @@ def test_highlight_clip_len_from_label(tmp_path):
 
 
 def test_subset_keeps_working(synthetic_root):
-    dataset = QVHighlightsDataset(**synthetic_args(
-        synthetic_root, with_neg_query=True, neg_query_seed=0))
+    dataset = QVHighlightsDataset(**synthetic_args(synthetic_root))
     subset = dataset.get_subset([5, 6, 7, 8])
     assert len(subset) == 4
     assert subset[0]['data_samples'].qid == dataset[5]['data_samples'].qid
@@ -272,9 +252,22 @@ def test_subset_keeps_working(synthetic_root):
 def test_expected_num_clips_in_annotation_only_mode(tmp_path):
     write_jsonl(tmp_path / 'ann.jsonl', [record(0, 'v', duration=21.5)])
     dataset = MomentRetrievalDataset(ann_file=str(tmp_path / 'ann.jsonl'),
-                                     clip_len=2.0, max_v_len=8)
-    data_sample = dataset[0]['data_samples']
-    assert data_sample.num_clips == min(8, math.ceil(21.5 / 2))
+                                     clip_len=2.0)
+    assert dataset[0]['data_samples'].num_clips == math.ceil(21.5 / 2)
+    # the released pipeline: at most 8 clips, then up to a multiple of 4
+    truncated = MomentRetrievalDataset(ann_file=str(tmp_path / 'ann.jsonl'),
+                                       clip_len=2.0, pipeline=[
+                                           dict(type='TruncateFeatures', max_clips=10),
+                                           dict(type='AppendTemporalEndpoints'),
+                                           dict(type='PadClips', multiple=4),
+                                           dict(type='BuildMomentTargets'),
+                                           dict(type='PackMomentInputs')])
+    sample = truncated[0]
+    assert sample['inputs'] == {}
+    data_sample = sample['data_samples']
+    assert (data_sample.num_real_clips, data_sample.num_clips) == (10, 12)
+    assert data_sample.timeline == 24.0
+    assert data_sample.gt_saliency.shape == (12, 1)
 
 
 @pytest.mark.parametrize('cache', [True, False])
@@ -283,8 +276,7 @@ def test_persistent_worker_serves_later_epochs_from_its_cache(
     root = tmp_path / 'data'
     shutil.copytree(synthetic_root, root)
     dataset = QVHighlightsDataset(**synthetic_args(
-        root, split='val', cache_features=cache, with_neg_query=True,
-        neg_query_seed=0))
+        root, split='val', cache_features=cache))
     loader = DataLoader(dataset, batch_size=4, num_workers=1,
                         persistent_workers=True, collate_fn=pseudo_collate)
     first = [qid for batch in loader

@@ -251,7 +251,11 @@ def test_pretrain_and_finetune_configs():
     pretrain = Config.fromfile(str(PRETRAIN_CONFIG))
     finetune = Config.fromfile(str(FINETUNE_CONFIG))
     train_set = pretrain.train_dataloader.dataset
-    assert train_set.type == 'QVHighlightsDataset' and train_set.with_neg_query
+    assert train_set.type == 'QVHighlightsDataset'
+    # trained with the pipeline of QVHighlights training
+    assert [t.type for t in train_set.pipeline] == [
+        'TruncateFeatures', 'AppendTemporalEndpoints', 'PadClips', 'BuildMomentTargets',
+        'PackMomentInputs']
     assert train_set.ann_file == 'annotations/intervid_mr_train.jsonl'
     # Validation is QVHighlights val: zero-shot for the pretrained model.
     assert pretrain.val_evaluator.ann_file.endswith(
@@ -273,10 +277,11 @@ def test_command_line_on_the_synthetic_layout(synthetic_root, tmp_path,
     loader_cfg = Config.fromfile(str(PRETRAIN_CONFIG)).train_dataloader
     loader_cfg.update(num_workers=0, persistent_workers=False, batch_size=4)
     loader_cfg.dataset.update(
-        data_root=str(synthetic_root), ann_file=str(out),
+        data_root=str(synthetic_root), ann_file=str(out), feature_layout='npz',
         video_feat_dirs=['features/video'], text_feat_dir='features/text',
         video_dim=32, text_dim=32)
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     assert len(loader.dataset) == 40
     batch = MomentDataPreprocessor()(next(iter(loader)), training=True)
     assert batch['inputs']['video'].shape[0] == 4
+    assert batch['inputs']['video'].shape[2] == 32 + 2

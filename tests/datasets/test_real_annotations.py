@@ -116,14 +116,34 @@ def check_sample(data_sample, raw, cls):
             far &= (centres < start - clip_len) | (centres > end + clip_len)
         assert not positive[far].any()
 
+    check_clip_pairs(data_sample, raw)
+
+
+def check_clip_pairs(data_sample, raw):
+    """(hard, easy) pairs: the best / worst relevant clip, then a random
+    relevant clip and a random clip outside the relevant ones."""
+    saliency = data_sample.gt_saliency.numpy()
+    num_clips = len(saliency)
     pos = data_sample.pos_clip_indices
     neg = data_sample.neg_clip_indices
     assert pos.shape == neg.shape == (2, ) and pos.dtype == torch.long
-    aggregate = saliency.mean(1)
-    if aggregate.max() > aggregate.min():
-        assert (aggregate[pos.numpy()] > aggregate[neg.numpy()]).all()
-    else:
+    pos, neg = pos.numpy(), neg.numpy()
+    if raw.get('relevant_clip_ids') is not None:  # the annotated clips
+        relevant = np.minimum(np.asarray(raw['relevant_clip_ids']), num_clips - 1)
+    else:  # the clips with a positive score
+        relevant = np.flatnonzero(saliency.sum(1) > 0)
+    if relevant.size == 0:
         assert (pos == -1).all() and (neg == -1).all()
+        return
+    summed = saliency.sum(1)
+    assert pos[0] in relevant and neg[0] in relevant
+    assert summed[pos[0]] == summed[relevant].max()
+    assert summed[neg[0]] == summed[relevant].min()
+    assert pos[1] in relevant
+    if len(set(relevant.tolist())) < num_clips:
+        assert neg[1] not in relevant and 0 <= neg[1] < num_clips
+    else:  # every clip relevant: the hard pair again
+        assert (pos[1], neg[1]) == (pos[0], neg[0])
 
 
 @pytest.mark.parametrize('cls, name', FILES, ids=IDS)
@@ -162,8 +182,7 @@ def test_annotation_file_with_generated_features(tmp_path, cls, name):
     dataset = cls(ann_file=str(path), test_mode=is_test_split,
                   video_feat_dirs=str(tmp_path / 'video'),
                   text_feat_dir=str(tmp_path / 'text'), video_dim=12,
-                  text_dim=8,
-                  with_neg_query=len(set(videos)) > 1 and not is_test_split)
+                  text_dim=8)
     for index, line in enumerate(raw):
         sample = dataset[index]
         video, text = sample['inputs']['video'], sample['inputs']['text']
@@ -182,8 +201,3 @@ def test_annotation_file_with_generated_features(tmp_path, cls, name):
             assert ((spans >= 0) & (spans <= 1)).all()
             if 'gt_saliency' in data_sample:
                 assert len(data_sample.gt_saliency) == expected_length
-        if dataset.with_neg_query:
-            neg_qid = data_sample.neg_qid
-            neg_line = next(r for r in raw if r['qid'] == neg_qid)
-            assert neg_line['vid'] != line['vid']
-            assert sample['inputs']['neg_text'].shape[1] == 8

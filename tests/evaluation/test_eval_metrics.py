@@ -34,7 +34,7 @@ def sample(qid, duration, spans, scores, saliency):
 
 def predictions():
     return [
-        # windows out of order and past the video: sorted and clipped
+        # windows past the video: clipped; their order is kept
         sample(1, 10.0, [[5.0, 12.0], [0.0, 4.0]], [0.2, 0.9], [1.0, 0.0, 0.0, 0.0, 0.0]),
         sample(2, 20.0, [[10.0, 20.0]], [0.7], [0.0] * 5 + [1.0] + [0.0] * 4),
     ]
@@ -52,17 +52,78 @@ def test_qvhighlights_metric_dedupes_scores_and_writes(tmp_path):
 
     submission = load_jsonl(str(tmp_path / 'out' / 'hl_val_submission.jsonl'))
     assert [e['qid'] for e in submission] == [1, 2]
-    assert submission[0]['pred_relevant_windows'] == [[0.0, 4.0, pytest.approx(0.9)],
-                                                      [5.0, 10.0, pytest.approx(0.2)]]
+    assert submission[0]['pred_relevant_windows'] == [[5.0, 10.0, pytest.approx(0.2)],
+                                                      [0.0, 4.0, pytest.approx(0.9)]]
     full = eval_qvhighlights(submission, QVH_GT)
     with open(tmp_path / 'out' / 'hl_val_submission_metrics.json') as f:
         # (no middle / long GT window here: those ranges hold NaN)
         assert json.dumps(json.load(f)) == json.dumps(full)
     assert json.dumps(flat) == json.dumps(full['brief'])
-    assert flat['MR-full-mAP'] == 100.0 and flat['MR-full-R1@0.7'] == 100.0
+    # mAP ranks by score; R1 reads the first window, which misses q1's GT
+    assert flat['MR-full-mAP'] == 100.0 and flat['MR-full-R1@0.7'] == 50.0
     # top clips score [4,4,4] and [3,3,3]
     assert flat['HL-min-Good-Hit1'] == 100.0 and flat['HL-min-VeryGood-Hit1'] == 50.0
     assert metric.prefix == ''
+
+
+def with_head(data_sample, head, spans, scores):
+    data_sample.set_field(InstanceData(spans=torch.tensor(spans), scores=torch.tensor(scores)),
+                          f'pred_instances_{head}')
+    return data_sample
+
+
+def test_other_heads_are_scored_under_their_name(tmp_path):
+    metric = METRICS.build(dict(type='QVHighlightsMetric',
+                                ann_file=write_jsonl(tmp_path / 'val.jsonl', QVH_GT),
+                                submission_dir=str(tmp_path / 'out')))
+    first, second = predictions()
+    # the fusion head finds q1's window first, misses q2's
+    with_head(first, 'fusion', [[0.0, 4.0], [6.0, 8.0]], [0.5, 0.4])
+    with_head(second, 'fusion', [[0.0, 5.0]], [0.9])
+    metric.process({}, [first.to_dict(), second])
+    metric.process({}, [first])  # repeated by a distributed sampler
+    flat = metric.compute_metrics(metric.results)
+
+    submission = load_jsonl(str(tmp_path / 'out' / 'hl_val_submission.jsonl'))
+    own = eval_qvhighlights(submission, QVH_GT)
+    fusion_entries = [dict(qid=1, query='q1', vid='v1',
+                           pred_relevant_windows=[[0.0, 4.0, 0.5], [6.0, 8.0, 0.4]]),
+                      dict(qid=2, query='q2', vid='v2', pred_relevant_windows=[[0.0, 5.0, 0.9]])]
+    fusion = eval_qvhighlights(fusion_entries, QVH_GT)
+    # the output's metrics as without other heads, the head's under 'fusion/'
+    # (json: the ranges without GT windows hold NaN)
+    assert json.dumps({k: v for k, v in flat.items() if '/' not in k}) == json.dumps(
+        own['brief'])
+    assert json.dumps({k: v for k, v in flat.items() if k.startswith('fusion/')}) == \
+        json.dumps({f'fusion/{k}': v for k, v in fusion['brief'].items()})
+    assert set(flat) == set(own['brief']) | {f'fusion/{k}' for k in fusion['brief']}
+    # the head's entries carry windows only: no highlight metrics of its own
+    assert not any(k.startswith('fusion/HL-') for k in flat)
+    assert flat['MR-full-mAP'] == 100.0 and flat['MR-full-R1@0.7'] == 50.0
+    assert flat['fusion/MR-full-mAP'] == 50.0 and flat['fusion/MR-full-R1@0.7'] == 50.0
+    # only the output is written; the full metrics hold the head's too
+    assert [e['pred_relevant_windows'][0][:2] for e in submission] == [[5.0, 10.0],
+                                                                     [10.0, 20.0]]
+    assert all(set(e) == {'qid', 'query', 'vid', 'pred_relevant_windows',
+                          'pred_saliency_scores'} for e in submission)
+    with open(tmp_path / 'out' / 'hl_val_submission_metrics.json') as f:
+        written = json.load(f)
+    assert json.dumps(written['fusion']) == json.dumps(fusion)
+    assert json.dumps({k: v for k, v in written.items() if k != 'fusion'}) == json.dumps(own)
+
+
+def test_other_heads_of_the_recall_metric(tmp_path):
+    ann = [dict(qid='a', query='q', vid='v', duration=30.0, relevant_windows=[[0, 10]])]
+    metric = METRICS.build(dict(type='MomentRecallMetric',
+                                ann_file=write_jsonl(tmp_path / 'test.jsonl', ann)))
+    # the output ranks its miss first; the atss head its hit
+    prediction = sample('a', 30.0, [[20.0, 30.0], [0.0, 10.0]], [0.1, 0.9], [0.0])
+    with_head(prediction, 'atss', [[0.0, 10.0], [20.0, 30.0]], [0.1, 0.9])
+    metric.process({}, [prediction])
+    flat = metric.compute_metrics(metric.results)
+    assert flat['R1@0.5'] == 0.0 and flat['R5@0.5'] == 100.0
+    assert flat['atss/R1@0.5'] == 100.0 and flat['atss/mIoU'] == 100.0
+    assert len(flat) == 2 * 7
 
 
 def test_metric_evaluate_through_mmengine_api(tmp_path):

@@ -26,11 +26,14 @@ def predicted_sample(qid=7, duration=20.0, num_windows=12):
     return sample
 
 
-def test_format_windows_sorts_clips_and_limits():
+def test_format_windows_keeps_the_order_clips_and_limits():
     windows = format_windows(np.array([[-1., 5.], [2., 30.], [4., 6.]]),
                              np.array([0.1, 0.9, 0.1]), duration=20.0, max_windows=2)
-    # best first; equal scores keep their order; clipped to [0, 20]
-    assert windows == [[2.0, 20.0, 0.9], [0.0, 5.0, 0.1]]
+    # the given order (not the scores'), clipped to [0, 20], the first two
+    assert windows == [[0.0, 5.0, 0.1], [2.0, 20.0, 0.9]]
+    assert format_windows(np.zeros((0, 2)), np.zeros(0)) == []
+    with pytest.raises(SubmissionError, match='3 spans but 2 scores'):
+        format_windows(np.ones((3, 2)), np.ones(2))
 
 
 def test_prediction_to_submission_from_sample_and_from_dict():
@@ -42,11 +45,27 @@ def test_prediction_to_submission_from_sample_and_from_dict():
         assert entry['qid'] == 7 and entry['vid'] == 'vid'
         windows = np.array(entry['pred_relevant_windows'])
         assert windows.shape == (10, 3)
-        assert (np.diff(windows[:, 2]) <= 0).all()
+        # the first 10 as the model gave them (here in increasing score)
+        np.testing.assert_allclose(windows[:, 2], np.arange(10) / 12, rtol=1e-6)
+        np.testing.assert_array_equal(windows[:, 0], [0.0] + list(range(9)))
         assert windows[:, :2].min() >= 0 and windows[:, :2].max() <= 20.0
         assert entry['pred_saliency_scores'] == [0.25, -0.5, 1.0]
     assert len(prediction_to_submission(sample, max_windows=None)
                ['pred_relevant_windows']) == 12
+
+
+def test_prediction_to_submission_of_another_head():
+    sample = predicted_sample(num_windows=3)
+    sample.pred_instances_fusion = InstanceData(
+        spans=torch.tensor([[8.0, 12.0], [1.0, 3.0]]), scores=torch.tensor([0.2, 0.7]))
+    entry = prediction_to_submission(sample, instances_field='pred_instances_fusion')
+    assert entry['pred_relevant_windows'] == [[8.0, 12.0, pytest.approx(0.2)],
+                                              [1.0, 3.0, pytest.approx(0.7)]]
+    assert entry['pred_saliency_scores'] == [0.25, -0.5, 1.0]
+    assert len(prediction_to_submission(sample)['pred_relevant_windows']) == 3
+    # a field the sample lacks: no windows at all
+    assert 'pred_relevant_windows' not in prediction_to_submission(
+        sample, instances_field='pred_instances_atss')
 
 
 def test_dedupe_keeps_the_first_entry_of_each_qid():
@@ -76,14 +95,24 @@ def test_write_submission_normalises_and_checks(tmp_path):
     path = tmp_path / 'sub' / 'hl_val_submission.jsonl'
     write_submission(entries, str(path), annotations)
     written = load_jsonl(str(path))
+    # windows in the given order, clipped to the annotated duration
     assert written[0] == dict(qid=2, query='q2', vid='v2',
-                              pred_relevant_windows=[[5.0, 10.0, 0.8], [0.0, 4.0, 0.1]])
+                              pred_relevant_windows=[[0.0, 4.0, 0.1], [5.0, 10.0, 0.8]])
     assert written[1]['pred_saliency_scores'] == [1.0, 2.0]
     assert os.listdir(path.parent) == ['hl_val_submission.jsonl']  # no temp file left
 
     with pytest.raises(SubmissionError, match=r'1 missing: \[1\]'):
         write_submission(entries[:1], str(tmp_path / 'other.jsonl'), annotations)
     assert not (tmp_path / 'other.jsonl').exists()
+
+
+def test_written_windows_are_the_first_ones_not_the_best(tmp_path):
+    annotations = [dict(qid=1, query='q1', vid='v1', duration=30.0)]
+    windows = [[0, 2, 0.1], [2, 4, 0.2], [4, 6, 0.9], [6, 8, 0.8]]
+    written = write_submission([dict(qid=1, pred_relevant_windows=windows)],
+                               str(tmp_path / 'sub.jsonl'), annotations, max_windows=2)
+    assert written[0]['pred_relevant_windows'] == [[0.0, 2.0, 0.1], [2.0, 4.0, 0.2]]
+    assert load_jsonl(str(tmp_path / 'sub.jsonl')) == written
 
 
 def test_zip_submission(tmp_path):

@@ -32,7 +32,7 @@ def pad_sequences(sequences: Sequence[Tensor], length: Optional[int] = None,
     if length is not None and longest > length:
         raise ValueError(f'a sequence of length {longest} does not fit the '
                          f'fixed padded length {length}; truncate it in the '
-                         f'dataset (max_v_len / max_q_len)')
+                         f'pipeline (TruncateFeatures)')
     target = longest if length is None else length
     target = -(-target // multiple) * multiple
     dims = {tuple(s.shape[1:]) for s in sequences}

@@ -210,11 +210,12 @@ class BuildMomentTargets(BaseTransform):
         windows = windows.clip(0.0, timeline)
         inside = windows[:, 1] > windows[:, 0]
         windows = windows[inside]
+        # saliency from every window; the span targets may be a subset
+        saliency = self._saliency(results, windows, num_clips, clip_len)
         if self.max_windows is not None and len(windows) > self.max_windows:
             windows = windows[np.sort(np.random.permutation(len(windows))[:self.max_windows])]
         results['gt_spans'] = (windows / timeline).astype(np.float32)
 
-        saliency = self._saliency(results, windows, num_clips, clip_len)
         if saliency is not None:
             results['gt_saliency'] = saliency
             relevant = results.get('saliency_clip_ids')
