@@ -1,8 +1,8 @@
 # Ablation (c): (b) + the IoU (localisation confidence) head.
 _base_ = ['../sgdetr_qvh.py']
 model = dict(
-    encoder=dict(cross_encoder=dict(saliency_guided=True),
+    encoder=dict(text_to_video=dict(layer=dict(saliency_guided=True)),
                  global_saliency=dict(enabled=False)),
-    detr_head=dict(with_iou_head=True),
+    detr_head=dict(with_iou_head=True, collaborative=False),
     atss_head=None,
-    fusion=None)
+    extra_outputs=())

@@ -30,10 +30,11 @@ def component_switches(cfg: Config) -> dict:
     """The model switches that distinguish the ablation rows."""
     model = cfg.model
     return dict(
-        encoder=dict(cross_encoder=dict(
-                         saliency_guided=model.encoder.cross_encoder.saliency_guided),
+        encoder=dict(text_to_video=dict(layer=dict(
+                         saliency_guided=model.encoder.text_to_video.layer.saliency_guided)),
                      global_saliency=dict(enabled=model.encoder.global_saliency.enabled)),
-        detr_head=dict(with_iou_head=model.detr_head.with_iou_head),
+        detr_head=dict(with_iou_head=model.detr_head.with_iou_head,
+                       collaborative=model.detr_head.collaborative),
         has_atss=model.get('atss_head') is not None)
 
 
@@ -44,7 +45,7 @@ def synthetic_variant(ablation_cfg: Config, demo_path: str, work_dir: str) -> Co
     cfg.merge_from_dict(dict(model=switches))
     if not has_atss:
         cfg.model.atss_head = None
-        cfg.model.fusion = None
+        cfg.model.extra_outputs = ()
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
     return use_cpu_collectives(cfg)
