@@ -7,8 +7,7 @@ from mmdet.models.task_modules import BboxOverlaps2D
 from mmdet.models.task_modules.assigners.atss_assigner import \
     bbox_center_distance
 
-from sgdetr.models.heads.atss.atss_targets import assign_anchors
-from sgdetr.models.heads.atss.span_anchors import clip_anchors
+from sgdetr.models.heads.atss import level_anchors
 from sgdetr.models.task_modules.span_atss_assigner import SpanATSSAssigner
 from sgdetr.structures import lift_spans
 from sgdetr.models.task_modules.span_overlaps import SpanOverlaps1D
@@ -52,6 +51,12 @@ def test_registered():
     assert isinstance(assigner._assigner.iou_calculator, SpanOverlaps1D)
 
 
+def clip_anchors(num_clips, widths):
+    """Anchors of the given widths centred on every clip, level-major (N, 2)."""
+    return torch.cat(level_anchors([num_clips] * len(widths), [1] * len(widths),
+                                   [w + 1 for w in widths]))
+
+
 def test_single_gt_hand_computed():
     # L = 8 clips, widths (1, 4), topk 3, GT [2.2, 6.0] (centre 4.1, length 3.8).
     # Closest centres: clip 4 (4.5), clip 3 (3.5), clip 5 (5.5) on both levels.
@@ -60,9 +65,8 @@ def test_single_gt_hand_computed():
     #                [3.5,7.5] 2.5/5.3 = 0.4717.
     # mean 0.4681 + unbiased std 0.2514 = 0.7195 -> width-4 anchors at clips
     # 4 and 3, both centred inside the GT.
-    anchors = clip_anchors(8, (1, 4))
-    assigned = SpanATSSAssigner(topk=3).assign(
-        anchors.reshape(-1, 2), [8, 8], torch.tensor([[2.2, 6.0]]))
+    assigned = SpanATSSAssigner(topk=3).assign(clip_anchors(8, (1, 4)), [8, 8],
+                                               torch.tensor([[2.2, 6.0]]))
     expected = torch.full((2, 8), -1)
     expected[1, 3] = expected[1, 4] = 0
     assert torch.equal(assigned.view(2, 8), expected)
@@ -76,86 +80,81 @@ def test_anchor_claimed_by_two_gts_goes_to_the_higher_iou():
     # w3: .6667 .4286 .4286; threshold .4040 + .1804 = .5843 -> only [0, 3].
     # [0, 3] overlaps GT0 more (.8333 > .6667): it goes to GT0.
     assigned = SpanATSSAssigner(topk=3).assign(
-        clip_anchors(8, (1, 3)).reshape(-1, 2), [8, 8],
-        torch.tensor([[0.0, 2.5], [0.5, 2.5]]))
+        clip_anchors(8, (1, 3)), [8, 8], torch.tensor([[0.0, 2.5], [0.5, 2.5]]))
     expected = torch.full((2, 8), -1)
     expected[1, 1] = 0
     assert torch.equal(assigned.view(2, 8), expected)
 
 
-def test_padded_clips_are_never_candidates_nor_assigned():
-    # Sample 1 has 5 real clips of 8. GT [3.2, 5.0] (centre 4.1): among real
-    # clips the closest centres are clips 4, 3, 2 (clip 5 is padding).
-    # IoUs w1: [4,5] .5556, [3,4] .4, [2,3] 0; w4: [2.5,6.5] .45,
-    # [1.5,5.5] .45, [0.5,4.5] .2889; threshold .3574 + .1953 = .5527
-    # -> only the width-1 anchor at clip 4.
-    anchors = clip_anchors(8, (1, 4))
-    mask = torch.ones(2, 8, dtype=torch.bool)
-    mask[1, 5:] = False
-    gts = [torch.tensor([[2.2, 6.0]]), torch.tensor([[3.2, 5.0]])]
-    assigned = assign_anchors(SpanATSSAssigner(topk=3), anchors, mask, gts)
-    expected = torch.full((2, 8), -1)
-    expected[0, 4] = 0
-    assert torch.equal(assigned[1], expected)
-    assert (assigned[1, :, 5:] == -1).all()
-    # the same as the sample on its own, unpadded
-    alone = assign_anchors(SpanATSSAssigner(topk=3), clip_anchors(5, (1, 4)),
-                           mask[1:, :5], gts[1:])
-    assert torch.equal(assigned[1:, :, :5], alone)
-
-
 def test_no_gt_leaves_everything_background():
-    anchors = clip_anchors(6, (1, 2))
-    assigned = assign_anchors(SpanATSSAssigner(), anchors,
-                              torch.ones(2, 6, dtype=torch.bool),
-                              [torch.zeros(0, 2), torch.zeros(0, 2)])
-    assert (assigned == -1).all()
+    assigned = SpanATSSAssigner().assign(clip_anchors(6, (1, 2)), [6, 6], torch.zeros(0, 2))
+    assert (assigned == -1).all() and assigned.shape == (12, )
 
 
-def reference_atss(num_clips, widths, gts, topk):
-    """ATSS as its paper describes it, written plainly; None on near-ties."""
-    anchors = [[(i + .5 - w / 2, i + .5 + w / 2) for i in range(num_clips)]
-               for w in widths]
+def reference_atss(anchors_per_level, gts, topk):
+    """ATSS as its paper describes it, written plainly; None on near-ties.
 
+    Per GT: on every level the ``topk`` anchors whose centres are closest to
+    the GT centre; positives among them reach mean + std (unbiased) of their
+    IoUs and have their centre inside the GT (by more than 0.01); an anchor
+    claimed by several GTs goes to the one it overlaps most.
+    """
     def iou(a, b):
         inter = max(0., min(a[1], b[1]) - max(a[0], b[0]))
         return inter / (a[1] - a[0] + b[1] - b[0] - inter)
 
+    offsets = [0]
+    for level in anchors_per_level:
+        offsets.append(offsets[-1] + len(level))
     best = {}
     for g, gt in enumerate(gts):
         centre = (gt[0] + gt[1]) / 2
         candidates = []
-        for a in range(len(widths)):
-            by_distance = sorted(range(num_clips),
-                                 key=lambda i: abs(i + .5 - centre))
-            d = [abs(i + .5 - centre) for i in by_distance]
-            if topk < num_clips and abs(d[topk - 1] - d[topk]) < 1e-4:
+        for level, anchors in enumerate(anchors_per_level):
+            distance = [abs((a[0] + a[1]) / 2 - centre) for a in anchors]
+            order = sorted(range(len(anchors)), key=lambda i: distance[i])
+            k = min(topk, len(anchors))
+            if k < len(anchors) and abs(distance[order[k - 1]] - distance[order[k]]) < 1e-4:
                 return None
-            candidates += [(a, i) for i in by_distance[:topk]]
-        ious = [iou(anchors[a][i], gt) for a, i in candidates]
+            candidates += [offsets[level] + i for i in order[:k]]
+        flat = [a for level in anchors_per_level for a in level]
+        ious = [iou(flat[i], gt) for i in candidates]
         threshold = statistics.mean(ious) + statistics.stdev(ious)
-        for (a, i), value in zip(candidates, ious):
+        for i, value in zip(candidates, ious):
             if abs(value - threshold) < 1e-4:
                 return None
-            inside = min(i + .5 - gt[0], gt[1] - i - .5) > 0.01
-            if value >= threshold and inside and value > best.get((a, i), (-1,))[0]:
-                best[(a, i)] = (value, g)
-    assigned = torch.full((len(widths), num_clips), -1)
-    for (a, i), (_, g) in best.items():
-        assigned[a, i] = g
+            anchor_centre = (flat[i][0] + flat[i][1]) / 2
+            inside = min(anchor_centre - gt[0], gt[1] - anchor_centre) > 0.01
+            if value >= threshold and inside:
+                if i in best and abs(best[i][0] - value) < 1e-6:
+                    return None
+                if value > best.get(i, (-1, ))[0]:
+                    best[i] = (value, g)
+    assigned = torch.full((offsets[-1], ), -1)
+    for i, (_, g) in best.items():
+        assigned[i] = g
     return assigned
 
 
-def test_matches_plain_reference_on_random_cases():
+@pytest.mark.parametrize('levels', [
+    dict(lengths=[12, 12, 12], strides=[1, 1, 1], sizes=[2, 3, 5]),
+    # the released layout: x2, x1, /2, /4 levels with sizes (4, 16, 32, 64)
+    dict(lengths=[48, 24, 12, 6], strides=[0.5, 1, 2, 4], sizes=[4, 16, 32, 64]),
+], ids=['clip-levels', 'pyramid-levels'])
+def test_matches_plain_reference_on_random_cases(levels):
     g = torch.Generator().manual_seed(2)
+    anchors = level_anchors(**levels)
+    total = levels['lengths'][1]
     checked = 0
     for _ in range(30):
-        gts = random_spans(3, g, scale=6.0)
-        expected = reference_atss(12, (1, 2, 4), gts.double().tolist(), 3)
+        gts = random_spans(int(torch.randint(1, 5, (1, ), generator=g)), g,
+                           scale=total / 2)
+        expected = reference_atss([a.double().tolist() for a in anchors],
+                                  gts.double().tolist(), topk=3 if total < 20 else 12)
         if expected is None:
             continue
-        assigned = SpanATSSAssigner(topk=3).assign(
-            clip_anchors(12, (1, 2, 4)).reshape(-1, 2), [12] * 3, gts)
-        assert torch.equal(assigned.view(3, 12), expected)
+        assigned = SpanATSSAssigner(topk=3 if total < 20 else 12).assign(
+            torch.cat(anchors), levels['lengths'], gts)
+        assert torch.equal(assigned, expected)
         checked += 1
     assert checked >= 20

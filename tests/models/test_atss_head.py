@@ -1,244 +1,263 @@
-"""SpanATSSHead: forward, losses, positive query group, prediction."""
+"""SpanATSSHead: multi-level ATSS spans, its losses, collaborative queries and predictions."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from sgdetr.models.heads.atss import SpanATSSHead  # noqa: F401  (registers it)
-from sgdetr.models.heads.atss.atss_targets import centerness_target
-from sgdetr.models.heads.atss.masked_conv_tower import MaskedGroupNorm1d
-from sgdetr.models.heads.atss.positive_queries import positive_anchor_group
-from sgdetr.models.heads.atss.span_anchors import clip_anchors
-from sgdetr.models.layers.query_group import QueryGroup
-from sgdetr.structures import lift_spans
+from model_test_utils import (assert_gradients_reach, fill_padding, pyramid_inputs,
+                              randomise_parameters)
+from sgdetr.models.heads import SpanATSSHead
+from sgdetr.models.heads.atss import level_anchors
+from sgdetr.models.layers import inverse_sigmoid
 from sgdetr.registry import MODELS
-from sgdetr.structures.spans import span_giou, span_iou
+from sgdetr.structures import span_iou, span_xx_to_cxw
 
-H = 8
-
-
-def tiny_head(**kwargs):
-    torch.manual_seed(0)
-    defaults = dict(in_channels=H, feat_channels=8, num_groups=2,
-                    anchor_widths=(1, 2, 4), num_predictions=6)
-    defaults.update(kwargs)
-    return MODELS.build(dict(type='SpanATSSHead', **defaults))
+C = 16
 
 
-def batch():
-    """Two samples of 9 and 6 real clips (L = 9); sample 1's padding is noise."""
-    g = torch.Generator().manual_seed(1)
-    memory = torch.randn(2, 9, H, generator=g)
-    mask = torch.ones(2, 9, dtype=torch.bool)
-    mask[1, 6:] = False
-    gts = [torch.tensor([[0.2, 0.6]]), torch.tensor([[0.1, 0.3], [0.5, 0.9]])]
-    return memory, mask, gts
+def build(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return MODELS.build(dict(type='SpanATSSHead', embed_dims=C, **kwargs))
 
 
-def test_anchors_are_centred_on_clips():
-    anchors = clip_anchors(3, (1, 4))
-    assert anchors.shape == (2, 3, 2)
-    torch.testing.assert_close(anchors[1], torch.tensor(
-        [[-1.5, 2.5], [-0.5, 3.5], [0.5, 4.5]]))
+def run(head, lengths=(16, 8), total=16, seed=0):
+    levels, masks = pyramid_inputs(lengths, total, C, seed)
+    return head(levels, masks), levels, masks
 
 
-def test_centerness_target_hand_computed():
-    # centre 2 in [0, 8]: l = 2, r = 6 -> sqrt(1/3); centre 4: 1
-    anchors = torch.tensor([[1., 3.], [3.5, 4.5]])
-    gts = torch.tensor([[0., 8.], [0., 8.]])
-    torch.testing.assert_close(centerness_target(anchors, gts),
-                               torch.tensor([math.sqrt(1 / 3), 1.]))
+#: GT of two 2 s-clip videos of 16 and 8 clips (timelines 32 s and 16 s, the
+#: second padded to 16 clips in the batch)
+TIMELINES = torch.tensor([32.0, 16.0])
+GT_SECONDS = [torch.tensor([[4.0, 11.0], [20.0, 30.0], [1.0, 31.0]]),
+              torch.tensor([[2.0, 9.0]])]
+GT = [span_xx_to_cxw(g / t) for g, t in zip(GT_SECONDS, TIMELINES)]
 
 
-def test_positive_losses_hand_computed():
-    # anchor [2, 6] with zero deltas predicts itself; GT [2, 10]; 10 clips.
-    # normalised: pred [.2, .6] = (c .4, w .4), GT [.2, 1] = (c .6, w .8):
-    # L1 .2 + .4 = .6 (x 10); GIoU = IoU = 4 / 8 -> loss .5; one positive, so
-    # the centerness weight sqrt(2 / 6) cancels out. Centerness logit 0 ->
-    # BCE log 2 against any target.
-    losses = tiny_head()._positive_losses(
-        torch.tensor([[2., 6.]]), torch.zeros(1, 2), torch.zeros(1),
-        torch.tensor([[2., 10.]]), torch.tensor([[10.]]), torch.tensor(1.))
-    torch.testing.assert_close(losses['atss.loss_l1'], torch.tensor(6.))
-    torch.testing.assert_close(losses['atss.loss_giou'], torch.tensor(0.5))
-    torch.testing.assert_close(losses['atss.loss_centerness'],
-                               torch.tensor(math.log(2)))
+def test_level_anchors_values():
+    anchors = level_anchors([4, 2], [0.5, 2], [4, 32])
+    torch.testing.assert_close(anchors[0], torch.tensor(
+        [[0.25 - 1.5, 0.25 + 1.5], [0.75 - 1.5, 0.75 + 1.5], [1.25 - 1.5, 1.25 + 1.5],
+         [1.75 - 1.5, 1.75 + 1.5]]))
+    torch.testing.assert_close(anchors[1], torch.tensor([[1 - 15.5, 1 + 15.5],
+                                                         [3 - 15.5, 3 + 15.5]]))
+    # the released layout: one anchor per position of every level
+    anchors = level_anchors([32, 16, 8, 4], [0.5, 1, 2, 4], [4, 16, 32, 64])
+    assert [len(a) for a in anchors] == [32, 16, 8, 4]
+    for a, stride, size in zip(anchors, (0.5, 1, 2, 4), (4, 16, 32, 64)):
+        torch.testing.assert_close(a.mean(-1), torch.arange(len(a)) * stride + stride / 2)
+        assert ((a[:, 1] - a[:, 0]) == size - 1).all()
 
 
-def test_mmdet_giou_loss_on_lifted_spans_is_1d_giou():
-    loss = MODELS.build(dict(type='mmdet.GIoULoss', reduction='none'))
-    pred = torch.tensor([[0.1, 0.4], [0.5, 0.9]])
-    target = torch.tensor([[0.2, 0.6], [0.0, 0.3]])
-    torch.testing.assert_close(loss(lift_spans(pred), lift_spans(target)),
-                               1 - span_giou(pred, target, aligned=True))
+def test_forward_shapes_prior_and_padding():
+    head = build(prior_prob=0.35).eval()
+    out, levels, masks = run(head)
+    S = 32 + 16 + 8 + 4
+    assert out['cls_logits'].shape == (2, S) and out['deltas'].shape == (2, S, 2)
+    assert out['centerness'].shape == (2, S) and out['anchors'].shape == (S, 2)
+    torch.testing.assert_close(out['valid'], torch.cat(masks, 1))
+    # the cls bias carries the prior; the weights are small
+    assert abs(out['cls_logits'].sigmoid().mean() - 0.35) < 0.02
+    randomise_parameters(head)
+    out, levels, masks = run(head)
+    noisy = head([fill_padding(lvl, m) for lvl, m in zip(levels, masks)], masks)
+    alone = head([lvl[1:, :m[1].sum()] for lvl, m in zip(levels, masks)],
+                 [m[1:, :m[1].sum()] for m in masks])
+    valid = out['valid'][1]
+    for key in ('cls_logits', 'deltas', 'centerness'):
+        torch.testing.assert_close(noisy[key][out['valid']], out[key][out['valid']],
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(alone[key][0], out[key][1][valid], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(alone['anchors'], out['anchors'][valid])
 
 
-def test_masked_group_norm_matches_group_norm_and_ignores_padding():
-    norm = MaskedGroupNorm1d(2, 4)
-    nn.init.normal_(norm.weight)
-    nn.init.normal_(norm.bias)
-    x = torch.randn(1, 4, 5)
-    full = torch.ones(1, 5, dtype=torch.bool)
-    torch.testing.assert_close(norm(x, full), nn.functional.group_norm(
-        x, 2, norm.weight, norm.bias, norm.eps))
-    padded = torch.cat((x, torch.randn(1, 4, 3) * 100), -1)
-    mask = torch.tensor([[True] * 5 + [False] * 3])
-    out = norm(padded, mask)
-    torch.testing.assert_close(out[..., :5], norm(x, full))
-    assert (out[..., 5:] == 0).all()
+def test_targets_are_whole_seconds_in_units():
+    head = build()
+    gt = [span_xx_to_cxw(torch.tensor([[15.7, 52.5]]) / 150)]
+    units = head.to_units(gt, torch.tensor([150.0]))
+    # seconds truncated to whole seconds, then divided by unit_seconds (2)
+    torch.testing.assert_close(units[0], torch.tensor([[7.5, 26.0]]))
 
 
-def test_forward_shapes():
-    memory, mask, _ = batch()
-    cls, deltas, centerness = tiny_head()(memory, mask)
-    assert cls.shape == (2, 3, 9) and centerness.shape == (2, 3, 9)
-    assert deltas.shape == (2, 3, 9, 2)
+def test_assignment_is_per_sample_atss_on_valid_anchors():
+    head = build(topk=3)
+    out, levels, masks = run(head)
+    units = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units)
+    assert assigned.shape == out['valid'].shape
+    assert (assigned[~out['valid']] == -1).all()
+    assert (assigned >= 0).sum() > 0
+    for b in range(2):
+        valid = out['valid'][b]
+        own = head.assigner.assign(out['anchors'][valid], [int(m[b].sum()) for m in masks],
+                                   units[b])
+        assert torch.equal(assigned[b][valid], own)
+        assert set(assigned[b][assigned[b] >= 0].tolist()) <= set(range(len(units[b])))
+    # the short sample alone is assigned the same
+    alone = head([lvl[1:, :m[1].sum()] for lvl, m in zip(levels, masks)],
+                 [m[1:, :m[1].sum()] for m in masks])
+    assert torch.equal(head.assign(alone, units[1:])[0], assigned[1][out['valid'][1]])
+    no_gt = head.assign(out, [torch.zeros(0, 2), torch.zeros(0, 2)])
+    assert (no_gt == -1).all()
 
 
-def test_padded_clips_never_change_real_outputs():
-    head = tiny_head()
-    memory, mask, gts = batch()
-    other = memory.clone()
-    other[1, 6:] = torch.randn(3, H) * 50
-    alone = memory[1:, :6], mask[1:, :6]
-    for outputs, outputs_other, outputs_alone in zip(
-            head(memory, mask), head(other, mask), head(*alone)):
-        torch.testing.assert_close(outputs[1, :, :6], outputs_other[1, :, :6])
-        torch.testing.assert_close(outputs[1:, :, :6], outputs_alone)
-    losses, group = head.loss(memory[1:], mask[1:], gts[1:])
-    losses_alone, group_alone = head.loss(*alone, gts[1:])
-    for key in losses:
-        torch.testing.assert_close(losses[key], losses_alone[key])
-    torch.testing.assert_close(group.ref_spans, group_alone.ref_spans)
-    torch.testing.assert_close(group.content, group_alone.content)
-    for value, value_alone in zip(head.predict(memory[1:], mask[1:]),
-                                  head.predict(*alone)):
-        torch.testing.assert_close(value, value_alone)
-
-
-def test_one_optimisation_step_reaches_every_parameter():
-    head = tiny_head()
-    memory, mask, gts = batch()
-    before = {n: p.detach().clone() for n, p in head.named_parameters()}
-    optimizer = torch.optim.SGD(head.parameters(), lr=0.1)
-    losses, _ = head.loss(memory, mask, gts)
+def test_loss_terms_finite_and_centerness_targets():
+    head = randomise_parameters(build())
+    out, _, _ = run(head)
+    units = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units)
+    losses = head.loss(out, assigned, units)
     assert set(losses) == {'atss.loss_cls', 'atss.loss_l1', 'atss.loss_giou',
                            'atss.loss_centerness'}
-    assert all(v.ndim == 0 and torch.isfinite(v) for v in losses.values())
-    sum(losses.values()).backward()
-    optimizer.step()
-    for name, param in head.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
-        assert not torch.equal(param, before[name]), name
+    assert all(torch.isfinite(v) and v > 0 for v in losses.values()), losses
+    # the centerness term against min(l, r) / max(l, r) of the anchor centre
+    batch, index = (assigned >= 0).nonzero(as_tuple=True)
+    offsets = torch.tensor([0, len(units[0])])
+    target = torch.cat(units)[offsets[batch] + assigned[batch, index]]
+    centre = out['anchors'][index].mean(-1)
+    left, right = centre - target[:, 0], target[:, 1] - centre
+    ctr = torch.minimum(left, right) / torch.maximum(left, right)
+    expected = nn.functional.binary_cross_entropy_with_logits(
+        out['centerness'][batch, index], ctr) * 0.5
+    torch.testing.assert_close(losses['atss.loss_centerness'], expected)
+    # a level's regression scale learns when the level has positives
+    sizes = [len(m[0]) for m in out['level_masks']]
+    level_of = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
+    with_positives = set(level_of[index].tolist())
+    assert len(with_positives) >= 2
+    assert_gradients_reach(head, sum(losses.values()), allow_zero={
+        f'scales.{k}.scale' for k in range(4) if k not in with_positives})
 
 
-def test_positive_group_describes_the_positive_anchors():
-    head = tiny_head()
-    memory, mask, gts = batch()
-    _, group = head.loss(memory, mask, gts)
-    assert isinstance(group, QueryGroup) and group.name == 'atss'
-    B, G = group.valid.shape
-    assert B == 2 and group.ref_spans.shape == (2, G, 2)
-    assert group.content.shape == (2, G, H)
-    assert (group.gt_indices[~group.valid] == -1).all()
-    assert (group.gt_indices[group.valid] >= 0).all()
-    assert (group.ref_spans >= 0).all() and (group.ref_spans <= 1).all()
-    # every positive anchor is found again: the clip under its centre holds
-    # the gathered content, and it overlaps its GT
-    for b in range(2):
-        num_clips = int(mask[b].sum())
-        for g in range(G):
-            if not group.valid[b, g]:
-                continue
-            centre, width = group.ref_spans[b, g]
-            clip = int(centre * num_clips)
-            torch.testing.assert_close(group.content[b, g], memory[b, clip])
-            span = torch.stack((centre - width / 2, centre + width / 2))
-            gt = gts[b][group.gt_indices[b, g]]
-            assert span_iou(span[None], gt[None]) > 0
-    assert group.valid.sum(1).min() > 0
-
-
-def test_positive_anchor_group_hand_computed():
-    # one width (2 clips), 4 clips; sample 0 has positives at clips 1, 2, 3
-    # with IoUs .5, .9, .7; sample 1 only at clip 0. Cap 2 keeps clips 2, 3.
-    anchors = clip_anchors(4, (2,))
-    assigned = torch.tensor([[[-1, 0, 1, 0]], [[0, -1, -1, -1]]])
-    ious = torch.tensor([[[0., .5, .9, .7]], [[.6, 0., 0., 0.]]])
-    memory = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
-    group = positive_anchor_group(memory, anchors, assigned, ious,
-                                  torch.tensor([4., 4.]), max_queries=2,
-                                  loss_weight=0.5)
-    # clip 2: [1.5, 3.5] / 4 -> (0.625, 0.5); clip 3: [2.5, 4.5] / 4 clipped
-    # to [0.625, 1] -> (0.8125, 0.375); sample 1 clip 0: [-0.5, 1.5] / 4
-    # clipped to [0, 0.375] -> (0.1875, 0.375), then a padding row.
-    torch.testing.assert_close(group.ref_spans, torch.tensor(
-        [[[0.625, 0.5], [0.8125, 0.375]], [[0.1875, 0.375], [0.5, 0.5]]]))
-    assert torch.equal(group.gt_indices, torch.tensor([[1, 0], [0, -1]]))
-    assert torch.equal(group.valid, torch.tensor([[True, True], [True, False]]))
-    torch.testing.assert_close(group.content[0], memory[0, [2, 3]])
-    torch.testing.assert_close(group.content[1, 0], memory[1, 0])
-    assert group.loss_weight == 0.5 and group.name == 'atss'
-
-
-def test_head_caps_its_group():
-    memory, mask, gts = batch()
-    _, full = tiny_head().loss(memory, mask, gts)
-    _, capped = tiny_head(max_positive_queries=2).loss(memory, mask, gts)
-    assert full.valid.shape[1] > 2 and capped.valid.shape[1] == 2
-    torch.testing.assert_close(capped.ref_spans, full.ref_spans[:, :2])
-    assert torch.equal(capped.gt_indices, full.gt_indices[:, :2])
-
-
-def test_no_gt_gives_zero_regression_and_an_empty_group():
-    head = tiny_head()
-    memory, mask, _ = batch()
-    losses, group = head.loss(memory, mask, [torch.zeros(0, 2)] * 2)
+def test_loss_without_positives_is_zero_but_connected():
+    head = randomise_parameters(build())
+    out, _, _ = run(head)
+    empty = [torch.zeros(0, 2), torch.zeros(0, 2)]
+    losses = head.loss(out, head.assign(out, empty), empty)
     assert losses['atss.loss_cls'] > 0
     for key in ('atss.loss_l1', 'atss.loss_giou', 'atss.loss_centerness'):
-        assert losses[key] == 0
-    sum(losses.values()).backward()
-    assert group.valid.shape == (2, 0) and group.content.shape == (2, 0, H)
+        assert losses[key] == 0 and losses[key].requires_grad
+    # every output still in the graph
+    assert_gradients_reach(head, sum(losses.values()), allow_zero={
+        n for n, _ in head.named_parameters() if not n.startswith('cls_')})
 
 
-def test_predict_ranks_clipped_non_overlapping_spans():
-    head = tiny_head(nms_iou_thr=0.5)
-    memory, mask, _ = batch()
-    spans, scores = head.predict(memory, mask)
-    assert spans.shape == (2, 6, 2) and scores.shape == (2, 6)
-    assert (scores[:, :-1] >= scores[:, 1:]).all()
-    assert (spans >= 0).all() and (spans <= 1).all()
+def test_collaborative_group_puts_every_positive_first_and_pads_with_own_negatives():
+    head = build(topk=3)
+    levels, masks = pyramid_inputs((16, 8), 16, C)
+    # feature 0 of every position is its index in the concatenated levels
+    # (and 1000 * sample), so the chosen anchors can be read off the content
+    S = sum(lvl.shape[1] for lvl in levels)
+    index_feature = torch.arange(S)[None] + 1000 * torch.arange(2)[:, None]
+    start = 0
+    for lvl in levels:
+        lvl[..., 0] = index_feature[:, start:start + lvl.shape[1]].float()
+        start += lvl.shape[1]
+    out = head(levels, masks)
+    units = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units)
+    positives = [set(assigned[b].ge(0).nonzero()[:, 0].tolist()) for b in range(2)]
+    size = max(len(p) for p in positives)
+    assert len(positives[0]) != len(positives[1])
+    group = head.collaborative_group(out, assigned, units, levels, TIMELINES, nn.Identity())
+    assert group.name == 'collab' and group.span_loss == 'l1_xx' and group.loss_weight == 0.5
+    assert group.size == size and group.valid.all()
     for b in range(2):
-        real = scores[b] > 0
-        overlaps = span_iou(spans[b][real], spans[b][real])
-        assert (overlaps.triu(1) <= 0.5 + 1e-6).all()
+        chosen = (group.content[b, :, 0] - 1000 * b).long()
+        count = len(positives[b])
+        assert set(chosen[:count].tolist()) == positives[b]
+        assert (group.labels[b, :count] == 1).all() and (group.labels[b, count:] == 0).all()
+        negatives = chosen[count:]
+        assert out['valid'][b, negatives].all()  # the sample's own valid anchors
+        assert not (assigned[b, negatives] >= 0).any()
+        assert len(set(chosen.tolist())) == size
+        scale = head.unit_seconds / TIMELINES[b]
+        torch.testing.assert_close(group.reference[b],
+                                   inverse_sigmoid(span_xx_to_cxw(out['anchors'][chosen]) * scale))
+        target = units[b][assigned[b, chosen[:count]]]
+        torch.testing.assert_close(group.target_spans[b, :count], span_xx_to_cxw(target) * scale)
+    empty = [torch.zeros(0, 2), torch.zeros(0, 2)]
+    assert head.collaborative_group(out, head.assign(out, empty), empty, levels, TIMELINES,
+                                    nn.Identity()) is None
 
 
-def test_predict_fills_missing_rows_with_zero_scores():
-    head = tiny_head(num_predictions=40, nms_iou_thr=None)
-    memory, mask, _ = batch()
-    spans, scores = head.predict(memory, mask)
-    # sample 1 has 6 real clips x 3 widths = 18 anchors at most
-    assert (scores[1, 18:] == 0).all() and (spans[1, 18:] == 0).all()
-    assert (scores[1, :18] > 0).all()
+def reference_predict(head, out, timelines, score_thr, nms_thr, max_per_video):
+    """Score, decode, clip, greedy NMS per sample, the best ``max_per_video`` (+ ties).
+
+    Returns per sample the kept (score, span) pairs and how many NMS suppressed.
+    """
+    out = {k: v.detach() if torch.is_tensor(v) else v for k, v in out.items()}
+    scores = (out['cls_logits'].sigmoid() * out['centerness'].sigmoid()).sqrt()
+    results = []
+    for b, timeline in enumerate(timelines.tolist()):
+        candidates = []
+        for i in range(scores.shape[1]):
+            if out['valid'][b, i] and scores[b, i] > score_thr:
+                span = head.coder.decode(out['anchors'][i], out['deltas'][b, i]) * 2.0
+                candidates.append((float(scores[b, i]), span.clamp(0, timeline)))
+        candidates.sort(key=lambda c: -c[0])
+        kept = []
+        for score, span in candidates:
+            if all(float(span_iou(span[None], other[None])[0, 0]) <= nms_thr
+                   for _, other in kept):
+                kept.append((score, span))
+        suppressed = len(candidates) - len(kept)
+        if len(kept) > max_per_video:
+            last = kept[max_per_video - 1][0]
+            kept = [k for k in kept if k[0] >= last]
+        results.append((kept, suppressed))
+    return results
 
 
-def test_predict_and_loss_survive_samples_without_real_clips():
-    head = tiny_head()
-    memory, mask, gts = batch()
-    mask[:] = False
-    spans, scores = head.predict(memory, mask)
-    assert (scores == 0).all() and (spans == 0).all()
-    losses, group = head.loss(memory, mask, gts)
-    assert all(torch.isfinite(v) for v in losses.values())
-    assert group.valid.shape == (2, 0)
+@pytest.mark.parametrize('score_thr, nms_thr, max_per_video', [(0.05, 0.5, 10), (0.2, 0.75, 4)])
+def test_predict_equals_a_plain_reimplementation(score_thr, nms_thr, max_per_video):
+    head = randomise_parameters(build(), scale=0.5)
+    with torch.no_grad():
+        head.cls_conv.bias.fill_(0.0)
+    out, _, _ = run(head)
+    preds = head.predict(out, TIMELINES, score_thr, nms_thr, max_per_video)
+    expected = reference_predict(head, out, TIMELINES, score_thr, nms_thr, max_per_video)
+    for b, (pred, (ref, suppressed)) in enumerate(zip(preds, expected)):
+        assert len(ref) >= 2 and suppressed > 0, 'too easy: nothing to suppress'
+        assert len(pred['scores']) == len(ref) <= max_per_video
+        torch.testing.assert_close(pred['scores'], torch.tensor([s for s, _ in ref]))
+        torch.testing.assert_close(pred['spans'], torch.stack([s for _, s in ref]),
+                                   atol=1e-4, rtol=1e-5)
+        assert (pred['spans'] >= 0).all() and (pred['spans'] <= TIMELINES[b]).all()
+        assert (pred['scores'][:-1] >= pred['scores'][1:]).all()
+        iou = span_iou(pred['spans'], pred['spans']).fill_diagonal_(0)
+        assert (iou <= nms_thr + 1e-6).all()
 
 
-@pytest.mark.parametrize('loss_weight', [2.0])
-def test_loss_weight_scales_every_loss(loss_weight):
-    memory, mask, gts = batch()
-    losses, _ = tiny_head().loss(memory, mask, gts)
-    scaled, _ = tiny_head(loss_weight=loss_weight).loss(memory, mask, gts)
-    for key in losses:
-        torch.testing.assert_close(scaled[key], losses[key] * loss_weight)
+def test_predict_keeps_ties_at_the_last_score():
+    head = build()
+    anchors = torch.tensor([[float(2 * i), 2 * i + 1.0] for i in range(6)])
+    out = dict(cls_logits=torch.tensor([[3.0, 2.0, 1.0, 1.0, 1.0, -5.0]]),
+               centerness=torch.full((1, 6), 2.0), deltas=torch.zeros(1, 6, 2),
+               valid=torch.ones(1, 6, dtype=torch.bool), anchors=anchors)
+    pred = head.predict(out, torch.tensor([100.0]), score_thr=0.05, nms_thr=0.5,
+                        max_per_video=3)[0]
+    # scores 3 > 2 > 1 = 1 = 1: the third place is shared by three windows
+    assert len(pred['scores']) == 5
+    expected = (torch.tensor([3.0, 2.0, 1.0, 1.0, 1.0]).sigmoid() * torch.sigmoid(
+        torch.tensor(2.0))).sqrt()
+    torch.testing.assert_close(pred['scores'], expected)
+    # spans in seconds: anchors in 2 s units
+    torch.testing.assert_close(pred['spans'][0], anchors[0] * 2)
+    # the last anchor is below the score threshold
+    assert (pred['spans'][:, 0] < 20).all()
+    empty = head.predict(dict(out, valid=torch.zeros(1, 6, dtype=torch.bool)),
+                         torch.tensor([100.0]))[0]
+    assert empty['spans'].shape == (0, 2) and empty['scores'].shape == (0, )
+
+
+def test_scales_are_per_level():
+    head = build()
+    assert len(head.scales) == 4 and isinstance(head, SpanATSSHead)
+    with torch.no_grad():
+        head.scales[2].scale.fill_(0.0)
+    out, _, masks = run(head)
+    sizes = [m.shape[1] for m in masks]
+    third = slice(sum(sizes[:2]), sum(sizes[:3]))
+    assert (out['deltas'][:, third] == 0).all() and (out['deltas'][:, :sizes[0]] != 0).any()
+    assert math.isclose(head.coder.stds[0], 0.1) and math.isclose(head.coder.stds[1], 0.2)

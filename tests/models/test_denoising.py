@@ -1,86 +1,79 @@
+"""SpanDenoisingQueries: contrastive denoising groups of noised GT spans."""
+import pytest
 import torch
 
-from sgdetr.models.heads.detr import (SpanDenoisingGenerator, SpanDINOHead,
-                                      group_attention_mask)
-from sgdetr.models.layers import QueryGroup
+from sgdetr.models.heads import SpanDenoisingQueries
+from sgdetr.registry import TASK_UTILS
 from sgdetr.structures import span_cxw_to_xx
 
-GT = [torch.tensor([[0.4, 0.6], [0.1, 0.3]]), torch.tensor([[0.5, 0.9]])]
+H = 8
+# spans far from 0 and 1, so that no noised end is clamped
+GT = [torch.tensor([[0.3, 0.1], [0.6, 0.2], [0.5, 0.15]]), torch.tensor([[0.45, 0.2]])]
 
 
-def test_groups_layout_targets_and_padding():
+def build(**kwargs):
+    return TASK_UTILS.build(dict(type='SpanDenoisingQueries', **kwargs))
+
+
+@pytest.mark.parametrize('num_queries, max_gt, groups', [(300, 3, 50), (300, 1, 150),
+                                                         (300, 200, 1), (20, 3, 3)])
+def test_number_of_groups(num_queries, max_gt, groups):
+    gt = [torch.tensor([[0.5, 0.2]]).repeat(max_gt, 1)]
+    group = build(num_queries=num_queries)(gt, torch.zeros(H), 1)
+    assert group.block_size == 2 * max_gt
+    assert group.size == groups * 2 * max_gt and group.blocks == [2 * max_gt] * groups
+    assert groups == max(1, num_queries // (2 * max_gt))
+
+
+def test_layout_labels_and_padding():
     torch.manual_seed(0)
-    groups = SpanDenoisingGenerator(num_groups=3, noise_scale=0.5)(GT)
-    assert len(groups) == 3 and all(g.name == 'dn' for g in groups)
-    for g in groups:
-        assert g.ref_spans.shape == (2, 4, 2)
-        # [positives | negatives], each padded to the largest GT count (2).
-        assert g.gt_indices.tolist() == [[0, 1, -1, -1], [0, -1, -1, -1]]
-        assert g.valid.tolist() == [[True] * 4, [True, False, True, False]]
-        assert g.content is None
-    assert not torch.equal(groups[0].ref_spans, groups[1].ref_spans)
+    content = torch.randn(H)
+    group = build(num_queries=24)(GT, content, 2)
+    K, G = 3, 4
+    assert group.name == 'dn' and group.span_loss == 'smooth_l1_cxw' and group.loss_weight == 0.5
+    assert group.content.shape == (2, G * 2 * K, H) and (group.content == content).all()
+    assert group.reference.shape == (2, G * 2 * K, 2)
+    blocks = lambda x: x.reshape(2, G, 2, K, *x.shape[2:])  # noqa: E731  (B, G, pos/neg, K)
+    labels, valid, targets = blocks(group.labels), blocks(group.valid), blocks(group.target_spans)
+    assert (labels[:, :, 0] == 1).all() and (labels[:, :, 1] == 0).all()
+    assert valid[0].all()
+    assert valid[1, :, :, 0].all() and not valid[1, :, :, 1:].any()  # sample 1 has one GT
+    for b, gt in enumerate(GT):
+        torch.testing.assert_close(targets[b, :, :, :len(gt)],
+                                   gt.expand(G, 2, -1, -1))
 
 
-def test_positive_and_negative_noise_magnitudes():
-    torch.manual_seed(0)
-    gt = [torch.tensor([[0.4, 0.6]])]  # half-width 0.1, far from the borders
-    groups = SpanDenoisingGenerator(num_groups=50, noise_scale=0.5)(gt)
-    spans = span_cxw_to_xx(torch.stack([g.ref_spans[0] for g in groups]))  # (N, 2, 2)
-    shift = (spans - gt[0]).abs()
-    assert (shift[:, 0] < 0.05 + 1e-6).all()  # positives: < scale * half-width
-    assert (shift[:, 1] >= 0.05 - 1e-6).all() and (shift[:, 1] < 0.1 + 1e-6).all()
-
-
-def test_no_gt_no_groups():
-    assert SpanDenoisingGenerator()([torch.zeros(0, 2), torch.zeros(0, 2)]) == []
-
-
-def test_attention_mask_blocks_and_padding():
-    valid = [torch.ones(1, 2, dtype=torch.bool), torch.tensor([[True, False]]),
-             torch.tensor([[True, True, True]])]
-    mask = group_attention_mask(valid)[0].int()
-    expected = torch.tensor([
-        [1, 1, 0, 0, 0, 0, 0],
-        [1, 1, 0, 0, 0, 0, 0],
-        [0, 0, 1, 0, 0, 0, 0],  # a group's real queries never see its padding
-        [0, 0, 1, 1, 0, 0, 0],  # padding (output unused) sees its group and itself
-        [0, 0, 0, 0, 1, 1, 1],
-        [0, 0, 0, 0, 1, 1, 1],
-        [0, 0, 0, 0, 1, 1, 1]])
-    assert torch.equal(mask, expected)
-
-
-def small_head(**kwargs):
-    torch.manual_seed(0)
-    return SpanDINOHead(hidden_dim=16, num_queries=3, num_heads=2, ffn_dim=32,
-                        **kwargs).eval()
-
-
-def test_groups_cannot_influence_each_other():
-    head = small_head()
-    memory, pos = torch.randn(2, 6, 16), torch.randn(2, 6, 16)
-    mask = torch.ones(2, 6, dtype=torch.bool)
+def test_positives_stay_within_half_a_width_negatives_move_farther():
     torch.manual_seed(1)
-    groups = SpanDenoisingGenerator(num_groups=2)(GT)
-    other = QueryGroup('atss', torch.rand(2, 3, 2) * 0.5 + 0.2,
-                       torch.zeros(2, 3, dtype=torch.long),
-                       torch.tensor([[True, True, False], [True, True, True]]))
-    groups.append(other)
-    _, before = head(memory, mask, pos, groups)
-    _, alone = head(memory, mask, pos)
+    noise_scale, offset = 0.5, 1.25
+    group = build(num_queries=600, noise_scale=noise_scale, negative_offset=offset)(
+        GT, torch.zeros(H), 2)
+    K, G = 3, 100
+    noised = span_cxw_to_xx(group.reference.sigmoid()).reshape(2, G, 2, K, 2)
+    for b, gt in enumerate(GT):
+        gt_xx = span_cxw_to_xx(gt)
+        half = gt[:, 1:] / 2 * noise_scale  # (k, 1): the noise unit of each GT
+        moved = (noised[b, :, :, :len(gt)] - gt_xx).abs() / half  # (G, 2, k, 2) in units
+        positives, negatives = moved[:, 0], moved[:, 1]
+        tol = 1e-3
+        assert positives.max() < 1 + tol
+        assert negatives.min() > offset - tol and negatives.max() < 1 + offset + tol
+        # the displacements cover their ranges
+        assert positives.min() < 0.05 and positives.max() > 0.95
+        assert negatives.min() < offset + 0.05 and negatives.max() > offset + 0.95
+        # both directions
+        signs = torch.sign(noised[b, :, :, :len(gt)] - gt_xx)
+        assert (signs > 0).any() and (signs < 0).any()
 
-    # Moving group 0's references and padding group 2's padding query's
-    # content changes group 0 and nothing else.
-    groups[0].ref_spans = groups[0].ref_spans.flip(1)
-    other.content = torch.randn(2, 3, 16)
-    other.content[:, :2] = head.group_content.weight
-    other.content[1, 2] = head.group_content.weight
-    _, after = head(memory, mask, pos, groups)
 
-    for key in ('cls_logits', 'spans', 'iou_logits'):
-        assert torch.allclose(before[0][key], alone[0][key], atol=1e-6)
-        assert torch.allclose(before[0][key], after[0][key], atol=1e-6)
-        assert not torch.allclose(before[1][key], after[1][key])
-        assert torch.allclose(before[2][key], after[2][key], atol=1e-6)
-        real = other.valid
-        assert torch.allclose(before[3][key][:, real], after[3][key][:, real], atol=1e-6)
+def test_noised_spans_are_clamped_to_the_video():
+    torch.manual_seed(2)
+    gt = [torch.tensor([[0.05, 0.1], [0.95, 0.1]])]
+    group = build(num_queries=400)(gt, torch.zeros(H), 1)
+    xx = span_cxw_to_xx(group.reference.sigmoid())
+    assert xx.min() >= -1e-3 and xx.max() <= 1 + 1e-3
+
+
+def test_no_gt_gives_no_group():
+    assert build()([torch.zeros(0, 2), torch.zeros(0, 2)], torch.zeros(H), 2) is None
+    assert isinstance(build(), SpanDenoisingQueries)

@@ -1,128 +1,132 @@
-"""SaliencyGuidedEncoder end to end on tiny inputs."""
+"""SaliencyGuidedEncoder: input features -> saliency scores and the detection memory."""
 import pytest
 import torch
 
-from sgdetr.models.encoders import SALIENCY_PADDING_VALUE
+from model_test_utils import (assert_gradients_reach, fill_padding, length_mask,
+                              without_drop_path)
+from sgdetr.models.encoders import SALIENCY_PADDING_VALUE, SaliencyGuidedEncoder
 from sgdetr.registry import MODELS
 
-H = 16
+H, DV, DT = 16, 10, 8
+OUTPUT_KEYS = {'memory', 'pos', 'context', 'saliency_local', 'saliency_global', 'sentence',
+               'video', 'text', 'scored_clips'}
 
 
-def _encoder(video_dim=8, text_dim=8, **kw):
-    torch.manual_seed(0)
-    cfg = dict(type='SaliencyGuidedEncoder', video_dim=video_dim, text_dim=text_dim,
-               embed_dims=H, pooling_encoder=dict(key_dims=8, num_heads=2),
-               cross_encoder=dict(num_heads=2, feedforward_dims=32),
-               context_encoder=dict(num_heads=2, feedforward_dims=32))
-    for name, sub in kw.items():
-        cfg[name] = {**cfg.get(name, {}), **sub} if isinstance(sub, dict) else sub
-    return MODELS.build(cfg)
+def build(seed=0, **modules):
+    torch.manual_seed(seed)
+    return MODELS.build(dict(type='SaliencyGuidedEncoder', video_dim=DV, text_dim=DT,
+                             embed_dims=H, **modules))
 
 
-def _batch(video_dim=8, text_dim=8):
-    torch.manual_seed(1)
-    video, text = torch.randn(2, 5, video_dim), torch.randn(2, 4, text_dim)
-    vmask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
-    tmask = torch.tensor([[True] * 4, [True] * 2 + [False] * 2])
-    return video, vmask, text, tmask
+def inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    video_mask, text_mask = length_mask([8, 4, 6]), length_mask([3, 5, 2])
+    return dict(video=torch.randn(3, 8, DV, generator=g), video_mask=video_mask,
+                text=torch.randn(3, 5, DT, generator=g), text_mask=text_mask)
 
 
-def _perturb(module):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-
-
-@pytest.mark.parametrize('dims', [(8, 8), (8, 6)])
-def test_output_keys_shapes_and_padding_values(dims):
-    enc = _encoder(*dims).eval()
-    out = enc(*_batch(*dims))
-    D = 8 if enc.saliency_space == 'raw' else H
-    shapes = dict(memory=(2, 5, H), memory_pos=(2, 5, H), memory_mask=(2, 5),
-                  context=(2, 5, H), saliency_local=(2, 5), saliency_global=(2, 5),
-                  sentence=(2, D), clip_embed=(2, 5, D))
-    assert {k: tuple(v.shape) for k, v in out.items()} == shapes
-    assert out['memory_mask'].dtype == torch.bool
-    for key in ('memory', 'memory_pos', 'context'):
-        assert out[key][1, 3:].abs().sum() == 0
+def test_forward_keys_and_shapes():
+    encoder = build().eval()
+    x = inputs()
+    out = encoder(**x)
+    assert set(out) == OUTPUT_KEYS
+    for key in ('memory', 'pos', 'context', 'video', 'scored_clips'):
+        assert out[key].shape == (3, 8, H), key
+    assert out['text'].shape == (3, 5, H) and out['sentence'].shape == (3, H)
     for key in ('saliency_local', 'saliency_global'):
-        assert (out[key][1, 3:] == SALIENCY_PADDING_VALUE).all()
+        assert out[key].shape == (3, 8)
+        assert (out[key][~x['video_mask']] == SALIENCY_PADDING_VALUE).all()
         assert torch.isfinite(out[key]).all()
+    # untrained GSM: the global saliency starts at the local one
+    torch.testing.assert_close(out['saliency_global'], out['saliency_local'])
 
 
-@pytest.mark.parametrize('space', ['raw', 'projected'])
-def test_padding_never_changes_real_outputs(space):
-    enc = _encoder(saliency_space=space).eval()
-    _perturb(enc)
-    video, vmask, text, tmask = _batch()
-    out = enc(video, vmask, text, tmask)
-    # sample 1 alone, cropped to its real tokens
-    alone = enc(video[1:, :3], vmask[1:, :3], text[1:, :2], tmask[1:, :2])
-    for key in ('memory', 'memory_pos', 'context', 'saliency_local', 'saliency_global',
-                'clip_embed'):
-        assert torch.allclose(out[key][1:, :3], alone[key], atol=1e-4), key
-    assert torch.allclose(out['sentence'][1:], alone['sentence'], atol=1e-5)
-    # garbage in the padding changes nothing either
-    video2, text2 = video.clone(), text.clone()
-    video2[1, 3:], text2[1, 2:] = 1e3, -1e3
-    out2 = enc(video2, vmask, text2, tmask)
-    assert torch.allclose(out2['memory'], out['memory'], atol=1e-4)
+def test_sub_modules_follow_their_configs():
+    encoder = build(text_to_video=dict(num_layers=3, layer=dict(saliency_guided=False)),
+                    context_encoder=dict(num_layers=1), global_saliency=dict(enabled=False))
+    assert len(encoder.text_to_video.layers) == 3
+    assert not any(layer.saliency_guided for layer in encoder.text_to_video.layers)
+    assert len(encoder.context_encoder.layers) == 1
+    out = encoder.eval()(**inputs())
+    assert out['saliency_global'] is None
+    with pytest.raises(TypeError, match='unknown encoder sub-modules'):
+        build(cross_encoder=dict())
 
 
-@pytest.mark.parametrize('space', ['raw', 'projected'])
-def test_gradients_reach_every_parameter(space):
-    enc = _encoder(saliency_space=space).train()
-    _perturb(enc)  # zero-initialised layers would zero their partners' gradients
-    out = enc(*_batch())
-    loss = out['memory'].pow(2).mean() + out['saliency_global'][out['memory_mask']].sum() \
-        + out['sentence'].sum()
-    loss.backward()
-    for name, p in enc.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+def test_padding_and_batch_independence():
+    encoder = build().eval()
+    x = inputs()
+    out = encoder(**x)
+    noisy = encoder(**dict(x, video=fill_padding(x['video'], x['video_mask']),
+                           text=fill_padding(x['text'], x['text_mask'], seed=7)))
+    vm = x['video_mask']
+    for key in ('memory', 'context', 'pos', 'saliency_local', 'saliency_global'):
+        torch.testing.assert_close(noisy[key][vm], out[key][vm], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(noisy['sentence'], out['sentence'], atol=1e-5, rtol=1e-5)
+    alone = encoder(video=x['video'][1:2, :4], video_mask=vm[1:2, :4],
+                    text=x['text'][1:2], text_mask=x['text_mask'][1:2])
+    for key in ('memory', 'saliency_local', 'saliency_global'):
+        torch.testing.assert_close(alone[key][0], out[key][1, :4], atol=1e-5, rtol=1e-5)
 
 
-def test_ablation_switches():
-    enc = _encoder(cross_encoder=dict(saliency_guided=False),
-                   global_saliency=dict(enabled=False)).eval()
-    assert not enc.cross_encoder.layers[0].cross_attn.saliency_guided
-    out = enc(*_batch())
-    assert torch.equal(out['saliency_global'], out['saliency_local'])
-    assert torch.equal(out['memory'], out['context'])
-    # without guidance the local saliency does not reach the memory
+def test_negative_saliency_shapes_and_self_pairs():
+    encoder = build().eval()
+    x = inputs()
+    out = encoder(**x)
+    videos, queries = torch.tensor([0, 1, 2, 2]), torch.tensor([1, 2, 0, 2])
+    neg = encoder.negative_saliency(out, x['video_mask'], x['text_mask'], videos, queries)
+    assert set(neg) == {'saliency_local', 'saliency_global'}
+    for key in neg:
+        assert neg[key].shape == (4, 8)
+        assert (neg[key][~x['video_mask'][videos]] == SALIENCY_PADDING_VALUE).all()
+    # with the modality embedding zeroed, pairing a sample with its own query
+    # reproduces its forward pass (the negative pair reads the embedded clips)
     with torch.no_grad():
-        enc.local_saliency.beta.fill_(5.)
-    assert torch.allclose(enc(*_batch())['memory'], out['memory'], atol=1e-6)
+        encoder.modality_embed.embedding.weight.zero_()
+    out = encoder(**x)
+    own = torch.arange(3)
+    neg = encoder.negative_saliency(out, x['video_mask'], x['text_mask'], own, own)
+    for key in neg:
+        torch.testing.assert_close(neg[key], out[key], atol=1e-5, rtol=1e-5)
+    without_gsm = build(global_saliency=dict(enabled=False)).eval()
+    out = without_gsm(**x)
+    neg = without_gsm.negative_saliency(out, x['video_mask'], x['text_mask'], own, own)
+    assert neg['saliency_global'] is None and neg['saliency_local'].shape == (3, 8)
 
 
-def test_saliency_guidance_reaches_the_memory():
-    enc = _encoder(global_saliency=dict(enabled=False)).eval()
-    before = enc(*_batch())['memory']
-    with torch.no_grad():
-        enc.local_saliency.beta.fill_(5.)
-    assert not torch.allclose(enc(*_batch())['memory'], before)
+def test_gradients_reach_every_parameter():
+    encoder = without_drop_path(build()).train()
+    x = inputs()
+    out = encoder(**x)
+    vm = x['video_mask']
+    neg = encoder.negative_saliency(out, vm, x['text_mask'], torch.tensor([0, 1]),
+                                    torch.tensor([1, 2]))
+    loss = (out['memory'][vm].pow(2).sum() + out['saliency_global'][vm].sum()
+            + out['saliency_local'][vm].sum() + neg['saliency_global'][vm[:2]].sum())
+    # the GSM's offset starts at zero, which stops nothing: its input has a gradient
+    assert_gradients_reach(encoder, loss)
+    assert isinstance(encoder, SaliencyGuidedEncoder)
 
 
-def test_forward_saliency_cheap_and_full_paths():
-    enc = _encoder(saliency_space='projected').eval()
-    _perturb(enc)
-    batch = _batch()
-    full = enc(*batch)
-    cheap = enc.forward_saliency(*batch, with_global=False)
-    assert set(cheap) == {'saliency_local'}
-    assert torch.allclose(cheap['saliency_local'], full['saliency_local'], atol=1e-6)
-    both = enc.forward_saliency(*batch)
-    assert torch.allclose(both['saliency_global'], full['saliency_global'], atol=1e-6)
-
-
-def test_unknown_submodule_is_rejected():
-    with pytest.raises(TypeError):
-        _encoder(decoder=dict())
-
-
-def test_submodule_of_another_type_is_not_merged_with_defaults():
-    enc = _encoder(global_saliency=dict(type='GlobalSaliencyModule', enabled=False),
-                   context_encoder=dict(num_layers=0))
-    assert not enc.global_saliency.enabled and len(enc.context_encoder.layers) == 0
-    from sgdetr.models.encoders.saliency_guided_encoder import _merge
-    assert _merge(dict(type='A', x=1), dict(type='B', y=2)) == dict(type='B', y=2)
-    assert _merge(dict(type='A', x=1), dict(y=2)) == dict(type='A', x=1, y=2)
+def test_raw_saliency_space_scores_the_input_features():
+    encoder = build(saliency_space='raw').eval()
+    assert encoder.local_saliency.pooling.query.shape == (DT, )
+    x = inputs()
+    out = encoder(**x)
+    raw_clips = x['video'][..., :DT]  # the clips without the temporal endpoints
+    torch.testing.assert_close(out['scored_clips'], raw_clips)
+    sentence = encoder.local_saliency.pooling(x['text'], x['text_mask'])
+    torch.testing.assert_close(out['sentence'], sentence)
+    expected = encoder.local_saliency.score(raw_clips, sentence)
+    vm = x['video_mask']
+    torch.testing.assert_close(out['saliency_local'][vm], expected[vm])
+    # the negative pairs score the raw clips too
+    neg = encoder.negative_saliency(out, vm, x['text_mask'], torch.tensor([0]),
+                                    torch.tensor([1]))
+    expected = encoder.local_saliency.score(raw_clips[:1], sentence[1:2])
+    torch.testing.assert_close(neg['saliency_local'][vm[:1]], expected[vm[:1]])
+    with pytest.raises(ValueError, match='saliency_space'):
+        build(saliency_space='pooled')
+    with pytest.raises(ValueError, match='video_dim'):
+        MODELS.build(dict(type='SaliencyGuidedEncoder', video_dim=4, text_dim=DT,
+                          embed_dims=H, saliency_space='raw'))

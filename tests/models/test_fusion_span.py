@@ -25,8 +25,8 @@ def test_iou_threshold_separates_clusters_and_is_strict():
     torch.testing.assert_close(scores, torch.tensor([0.45, 0.3, 0.15]))
     torch.testing.assert_close(spans, torch.tensor(
         [[0.0, 0.4], [0.1, 0.5], [0.6, 0.8]]))
-    # [0, 4] and [1, 4]: IoU exactly .75
-    pair = [torch.tensor([[0., 4.]]), torch.tensor([[1., 4.]])]
+    # [0, 1] and [.25, 1]: IoU exactly .75
+    pair = [torch.tensor([[0., 1.]]), torch.tensor([[.25, 1.]])]
     pair_scores = [torch.tensor([.5]), torch.tensor([.5])]
     assert len(weighted_span_fusion(pair, pair_scores, iou_thr=0.75)[0]) == 2
     assert len(weighted_span_fusion(pair, pair_scores, iou_thr=0.7499)[0]) == 1
@@ -64,27 +64,37 @@ def test_zero_score_filler_rows_are_ignored():
 
 
 def test_later_boxes_match_the_updated_fused_span():
-    # one model: [0, 10] (.9), [2, 12] (.8) IoU .667 joins -> fused
+    # one model, in twentieths: [0, 10] (.9), [2, 12] (.8) IoU .667 joins -> fused
     # [.9412, 10.9412]. [3.5, 13.5] (.7) overlaps [0, 10] only .481 but the
     # fused span .5925 > .55: joins. Fused (0 + 1.6 + 2.45) / 2.4 = 1.6875,
     # (9 + 9.6 + 9.45) / 2.4 = 11.6875; score mean * min(3, 1) / 1 = .8.
     spans, scores = weighted_span_fusion(
-        [torch.tensor([[0., 10.], [2., 12.], [3.5, 13.5]])],
+        [torch.tensor([[0., 10.], [2., 12.], [3.5, 13.5]]) / 20],
         [torch.tensor([0.9, 0.8, 0.7])])
-    torch.testing.assert_close(spans, torch.tensor([[1.6875, 11.6875]]))
+    torch.testing.assert_close(spans, torch.tensor([[1.6875, 11.6875]]) / 20)
     torch.testing.assert_close(scores, torch.tensor([0.8]))
 
 
 def test_box_joins_the_cluster_it_overlaps_most():
-    # clusters [0, 10] (.9) and [6, 16] (.8) (IoU .25 < .4 apart);
+    # in twentieths: clusters [0, 10] (.9) and [6, 16] (.8) (IoU .25 < .4 apart);
     # [4, 14] (.5): IoU .43 with the first, .667 with the second -> second:
     # (.8 * [6, 16] + .5 * [4, 14]) / 1.3, score (.8 + .5) / 2.
     spans, scores = weighted_span_fusion(
-        [torch.tensor([[0., 10.], [6., 16.], [4., 14.]])],
+        [torch.tensor([[0., 10.], [6., 16.], [4., 14.]]) / 20],
         [torch.tensor([0.9, 0.8, 0.5])], iou_thr=0.4)
     torch.testing.assert_close(spans, torch.tensor(
-        [[0., 10.], [6.8 / 1.3, 19.8 / 1.3]]))
+        [[0., 10.], [6.8 / 1.3, 19.8 / 1.3]]) / 20)
     torch.testing.assert_close(scores, torch.tensor([0.9, 0.65]))
+
+
+def test_spans_are_clipped_to_the_video_and_ordered():
+    # [-.2, .3] -> [0, .3]; [1.1, 1.3] is empty once clipped and dropped;
+    # [.9, .6] is read as [.6, .9]
+    spans, scores = weighted_span_fusion(
+        [torch.tensor([[-0.2, 0.3], [1.1, 1.3], [0.9, 0.6]])],
+        [torch.tensor([0.5, 0.9, 0.4])])
+    torch.testing.assert_close(spans, torch.tensor([[0.0, 0.3], [0.6, 0.9]]))
+    torch.testing.assert_close(scores, torch.tensor([0.5, 0.4]))
 
 
 def test_max_conf_type():

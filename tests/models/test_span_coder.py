@@ -1,4 +1,4 @@
-"""SpanDeltaCoder: (centre, log-width) deltas of spans."""
+"""SpanDeltaCoder: (centre, log-width) deltas of spans with the legacy +1 widths."""
 import math
 
 import torch
@@ -7,40 +7,59 @@ from sgdetr.models.task_modules.span_coder import SpanDeltaCoder
 from sgdetr.registry import TASK_UTILS
 
 
+def random_spans(shape, generator, scale=20.0):
+    start = torch.rand(shape, generator=generator) * scale
+    return torch.stack((start, start + 0.5 + torch.rand(shape, generator=generator) * scale), -1)
+
+
 def test_registered():
     coder = TASK_UTILS.build(dict(type='SpanDeltaCoder', target_stds=(1., 1.)))
-    assert isinstance(coder, SpanDeltaCoder)
+    assert isinstance(coder, SpanDeltaCoder) and coder.encode_size == 2
 
 
 def test_encode_hand_computed():
-    # anchor [2, 6]: centre 4, width 4; target [3, 11]: centre 7, width 8.
-    # dc = 3 / 4 = 0.75, dw = log 2; normalised by stds (0.1, 0.2).
+    # anchor [2, 6]: centre 4, width 6 - 2 + 1 = 5; target [3, 11]: centre 7, width 9.
+    # dc = 3 / 5, dw = log(9 / 5); normalised by the stds (0.1, 0.2).
     coder = SpanDeltaCoder(target_stds=(0.1, 0.2))
     deltas = coder.encode(torch.tensor([[2., 6.]]), torch.tensor([[3., 11.]]))
-    torch.testing.assert_close(deltas, torch.tensor([[7.5, math.log(2) / 0.2]]))
+    torch.testing.assert_close(deltas, torch.tensor([[6.0, math.log(9 / 5) / 0.2]]))
     coder = SpanDeltaCoder(target_means=(0.5, 0.), target_stds=(1., 1.))
     deltas = coder.encode(torch.tensor([[2., 6.]]), torch.tensor([[3., 11.]]))
-    torch.testing.assert_close(deltas, torch.tensor([[0.25, math.log(2)]]))
+    torch.testing.assert_close(deltas, torch.tensor([[0.1, math.log(9 / 5)]]))
 
 
 def test_decode_hand_computed():
     coder = SpanDeltaCoder(target_stds=(1., 1.))
-    # centre 4 + 0.5 * 4 = 6, width 4 * e^0 = 4 -> [4, 8]
+    # anchor [2, 6]: centre 4 + 0.5 * 5 = 6.5; width 5 e^0 = 5 -> 6.5 -+ (5 - 1) / 2
     spans = coder.decode(torch.tensor([[2., 6.]]), torch.tensor([[0.5, 0.]]))
-    torch.testing.assert_close(spans, torch.tensor([[4., 8.]]))
+    torch.testing.assert_close(spans, torch.tensor([[4.5, 8.5]]))
+    # zero deltas give the anchor back
+    anchors = torch.tensor([[-1.5, 2.5], [3., 3.]])
+    torch.testing.assert_close(coder.decode(anchors, torch.zeros(2, 2)), anchors)
 
 
-def test_round_trip_keeps_shapes():
+def test_decode_is_the_released_formula():
     g = torch.Generator().manual_seed(0)
-    start = torch.rand(3, 5, generator=g) * 10
-    anchors = torch.stack((start, start + 0.5 + torch.rand(3, 5, generator=g) * 5), -1)
-    start = torch.rand(3, 5, generator=g) * 10
-    targets = torch.stack((start, start + 0.5 + torch.rand(3, 5, generator=g) * 5), -1)
-    coder = SpanDeltaCoder()
-    deltas = coder.encode(anchors, targets)
-    assert deltas.shape == (3, 5, 2)
-    torch.testing.assert_close(coder.decode(anchors, deltas), targets,
-                               rtol=1e-5, atol=1e-5)
+    anchors = random_spans((50, ), g)
+    deltas = torch.randn(50, 2, generator=g)
+    coder = SpanDeltaCoder(target_means=(0.1, -0.2), target_stds=(0.1, 0.2))
+    dc = deltas[:, 0] * 0.1 + 0.1
+    dw = deltas[:, 1] * 0.2 - 0.2
+    width = (anchors[:, 1] - anchors[:, 0] + 1) * dw.exp()
+    centre = (anchors[:, 0] + anchors[:, 1]) / 2 + dc * (anchors[:, 1] - anchors[:, 0] + 1)
+    expected = torch.stack([centre - (width - 1) / 2, centre + (width - 1) / 2], -1)
+    torch.testing.assert_close(coder.decode(anchors, deltas), expected)
+
+
+def test_decode_inverts_encode():
+    g = torch.Generator().manual_seed(1)
+    anchors, targets = random_spans((3, 5), g), random_spans((3, 5), g)
+    for coder in (SpanDeltaCoder(), SpanDeltaCoder(target_means=(0.2, 0.1),
+                                                   target_stds=(1.0, 0.5))):
+        deltas = coder.encode(anchors, targets)
+        assert deltas.shape == (3, 5, 2)
+        torch.testing.assert_close(coder.decode(anchors, deltas), targets,
+                                   rtol=1e-5, atol=1e-4)
 
 
 def test_decode_broadcasts_anchors_over_the_batch():
@@ -52,11 +71,11 @@ def test_decode_broadcasts_anchors_over_the_batch():
     torch.testing.assert_close(batched[2], coder.decode(anchors, deltas[2]))
 
 
-def test_width_delta_is_clamped():
+def test_width_delta_is_clamped_from_above_only():
     coder = SpanDeltaCoder(target_stds=(1., 1.), width_ratio_clip=0.1)
-    anchors = torch.tensor([[4., 6.], [4., 6.]])             # centre 5, width 2
+    anchors = torch.tensor([[4., 6.], [4., 6.]])             # centre 5, width 3
     spans = coder.decode(anchors, torch.tensor([[0., 50.], [0., -50.]]))
-    widths = spans[:, 1] - spans[:, 0]
-    torch.testing.assert_close(widths, torch.tensor([20., 0.2]))
+    # dw <= log(10): width 30, span length 29; no lower bound: width ~0, length ~-1
+    torch.testing.assert_close(spans[:, 1] - spans[:, 0], torch.tensor([29., -1.]))
     torch.testing.assert_close(spans.mean(-1), torch.tensor([5., 5.]))
     assert torch.isfinite(spans).all()

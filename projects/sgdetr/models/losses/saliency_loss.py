@@ -42,7 +42,7 @@ class SaliencyLoss(nn.Module):
     - ``loss_neg``: ``-log(1 - sigmoid(s))`` on the clips of videos paired
       with another sample's query (mean over their valid clips);
     - ``loss_margin``: ``max(0, margin + sigmoid(s_neg) - sigmoid(s_pos))`` on
-      the sampled clip pairs, times 2;
+      the sampled clip pairs (index -1: no pair), times 2;
     - ``loss_rank``: :func:`rank_contrastive_loss`, where a video with a
       negative pair is ranked together with the negative pair's clips (label
       0), times ``rank_weight``.
@@ -65,7 +65,8 @@ class SaliencyLoss(nn.Module):
         """
         Args:
             saliency: (B, L) logits.  mask: (B, L) bool.  labels: (B, L) graded.
-            pos_clips, neg_clips: (B, P) clip indices, ``pos[i]`` above ``neg[i]``.
+            pos_clips, neg_clips: (B, P) clip indices, ``pos[i]`` above ``neg[i]``;
+                -1 where a sample has no pair.
             neg_saliency: (R, L) logits of video ``neg_rows[r]`` with another
                 sample's query, or None.  neg_rows: (R,) long.
         Returns:
@@ -74,8 +75,11 @@ class SaliencyLoss(nn.Module):
         losses = dict(loss_bce=F.binary_cross_entropy_with_logits(
             saliency[mask], (labels[mask] > 0).to(saliency.dtype)))
         prob = saliency.sigmoid()
-        gap = self.margin + prob.gather(1, neg_clips) - prob.gather(1, pos_clips)
-        losses['loss_margin'] = gap.clamp(min=0).mean() * 2
+        # -1 marks a sample without relevant clips (no pair): left out
+        pair = (pos_clips >= 0) & (neg_clips >= 0)
+        gap = self.margin + prob.gather(1, neg_clips.clamp(min=0)) \
+            - prob.gather(1, pos_clips.clamp(min=0))
+        losses['loss_margin'] = (gap.clamp(min=0) * pair).sum() / pair.sum().clamp(min=1) * 2
         paired = torch.zeros_like(mask[:, 0])
         rank = saliency.new_zeros(())
         if neg_saliency is not None and len(neg_rows):

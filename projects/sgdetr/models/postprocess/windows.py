@@ -14,7 +14,8 @@ def round_scores(scores: Tensor, digits: int = 4) -> Tensor:
 def finalize_windows(windows: Tensor, duration: float, round_to: float,
                      min_length: float) -> Tensor:
     """Clip to [0, duration], round to multiples of ``round_to`` seconds, widen
-    windows shorter than ``min_length`` about their centre, clip again.
+    windows shorter than ``min_length`` about their centre (moved inside the
+    video if the widened window would leave it), clip again.
 
     Args:
         windows: (M, 2) start/end seconds.
@@ -26,6 +27,8 @@ def finalize_windows(windows: Tensor, duration: float, round_to: float,
         windows = torch.round(windows / round_to) * round_to
     short = (windows[:, 1] - windows[:, 0]) < min_length
     centre = windows.mean(-1, keepdim=True)
+    if duration >= min_length:
+        centre = centre.clamp(min=min_length / 2, max=duration - min_length / 2)
     widened = torch.cat([centre - min_length / 2, centre + min_length / 2], -1)
     return torch.where(short[:, None], widened, windows).clamp(min=0, max=duration)
 
