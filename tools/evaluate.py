@@ -7,6 +7,12 @@ QVHighlights scores equal those of the official server; Charades-STA and
 TACoS give R@k at IoU 0.3/0.5/0.7 and mIoU; YouTube-Highlights and TVSum give
 mAP per domain.  The main numbers are printed as a table; the full metrics are
 written as JSON (atomically) to ``--out``.
+
+The predictions are checked first: a repeated qid, windows that are not
+numbers, NaN/Inf, windows that end before they start, or a missing field is
+an error naming the line and the qid; what the official evaluation accepts
+(saliency lists of another length than the video, more than 10 windows,
+windows outside the video) is scored as it does, with a warning that says so.
 """
 import argparse
 import sys
@@ -14,7 +20,8 @@ import sys
 from sgdetr.evaluation.functional import (eval_moment_recall,
                                           eval_qvhighlights, eval_tvsum,
                                           eval_youtube_highlights)
-from sgdetr.evaluation.submission import SubmissionError, dump_json, load_jsonl
+from sgdetr.evaluation.submission import (SubmissionError, dump_json, load_jsonl,
+                                          load_jsonl_lines, validate_submission)
 
 DATASETS = ('qvhighlights', 'charades', 'tacos', 'youtube', 'tvsum')
 
@@ -65,8 +72,13 @@ def format_table(metrics: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        submission = load_jsonl(args.pred)
+        numbered = load_jsonl_lines(args.pred)
+        submission = [entry for _, entry in numbered]
         ground_truth = load_jsonl(args.gt)
+        for warning in validate_submission(submission, ground_truth, args.dataset,
+                                           lines=[line for line, _ in numbered],
+                                           source=args.pred):
+            print(f'warning: {warning}', file=sys.stderr)
         full, brief = evaluate(submission, ground_truth, args.dataset,
                                match_number=not args.partial,
                                verbose=args.verbose)

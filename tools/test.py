@@ -7,15 +7,28 @@ evaluated as built (parameter-free baselines need none). ``--submission-dir``
 makes every evaluator that supports it write its official submission file
 (``hl_val_submission.jsonl`` / ``hl_test_submission.jsonl``) there, and the
 pair is zipped for the QVHighlights server when both exist.
+
+The checkpoint must fit the model exactly (a missing, unexpected or
+mis-shaped tensor is an error listing them all), and a model with weights
+needs one; the config, the split's annotation and feature files and the
+evaluator's ground truth are checked before the first sample is predicted. A
+problem ends the run with exit status 1 and a message, nothing written.
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.runner import Runner
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
+from sgdetr.apis.runtime import build_runner
+from sgdetr.datasets.errors import DataError
+from sgdetr.engine import CheckpointError, ConfigError
+from sgdetr.evaluation.submission import SubmissionError
+
+#: errors reported as one message, without a traceback
+USER_ERRORS = (ConfigError, DataError, CheckpointError, SubmissionError)
 
 
 def parse_args(argv=None):
@@ -66,9 +79,14 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    runner = Runner.from_cfg(prepare_distributed(build_config(args), inference_only=True))
+def run(args):
+    """Evaluate; returns the test metrics."""
+    runner = build_runner(prepare_distributed(build_config(args), inference_only=True))
+    if runner.cfg.get('load_from') is None and any(
+            p.requires_grad for p in runner.model.parameters()):
+        raise CheckpointError(
+            f'{args.config}: the model has weights and no checkpoint was given: it would '
+            'be evaluated with its random initial weights')
     metrics = runner.test()
     if args.submission_dir is not None:
         from sgdetr.evaluation import zip_submission_if_complete
@@ -78,5 +96,15 @@ def main(argv=None):
     return metrics
 
 
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except USER_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

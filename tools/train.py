@@ -1,15 +1,26 @@
 """Train a model: ``python tools/train.py CONFIG [--work-dir D] [--amp] [--resume [CKPT]]``.
 
-The flags follow ``mmdet/tools/train.py``.
+The flags follow ``mmdet/tools/train.py``. The run is checked before the
+first step (config keys, every annotation and feature file, the evaluation's
+ground truth, ``save_best``): a problem ends it with exit status 1 and a
+message naming the file and line (or key). ``--resume`` continues a killed run
+exactly as if it had not stopped (see :class:`sgdetr.engine.SGDETRRunner`).
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
+from sgdetr.apis.runtime import build_runner
+from sgdetr.datasets.errors import DataError
+from sgdetr.engine import CheckpointError, ConfigError
+from sgdetr.evaluation.submission import SubmissionError
+
+#: errors reported as one message, without a traceback
+USER_ERRORS = (ConfigError, DataError, CheckpointError, SubmissionError)
 
 
 def parse_args(argv=None):
@@ -57,11 +68,16 @@ def build_config(args) -> Config:
     return cfg
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     args = parse_args(argv)
-    runner = Runner.from_cfg(prepare_distributed(build_config(args), inference_only=False))
-    runner.train()
+    try:
+        runner = build_runner(prepare_distributed(build_config(args), inference_only=False))
+        runner.train()
+    except USER_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

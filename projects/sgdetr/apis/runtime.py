@@ -6,6 +6,8 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
+from sgdetr.engine import SGDETRRunner, check_config
+
 
 def use_cpu_collectives(cfg: Config) -> Config:
     """NCCL needs GPUs: on a CPU-only machine distributed runs use gloo."""
@@ -41,17 +43,33 @@ def load_tool_config(path: str, launcher: str = 'none',
                      work_dir: Optional[str] = None) -> Config:
     """Read a config as ``tools/train.py`` and ``tools/test.py`` do (mmdet's
     conventions): ``--cfg-options`` merged in, ``--work-dir`` first, then the
-    config's, then ``work_dirs/<config name>``."""
+    config's, then ``work_dirs/<config name>``.
+
+    Raises:
+        ConfigError: a setting that would be ignored or fail later
+            (:func:`sgdetr.engine.check_config`), ``--cfg-options`` included.
+    """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     use_cpu_collectives(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_config(cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def build_runner(cfg: Config):
+    """The runner of the tools: the config's ``runner_type`` if it names one,
+    else :class:`sgdetr.engine.SGDETRRunner` (strict checkpoints, start-up
+    checks, exact resume)."""
+    if cfg.get('runner_type'):
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return SGDETRRunner.from_cfg(cfg)
 
 
 def cpu_name() -> str:

@@ -27,20 +27,38 @@ from .errors import DataError
 REQUIRED_KEYS = ('qid', 'query', 'duration', 'vid')
 
 
+def decoded_lines(path: str, handle, error_type=DataError) -> Iterator[Tuple[int, str]]:
+    """``(line_number, text)`` of every line of the binary file ``handle``,
+    decoded as UTF-8 (a leading byte-order mark is dropped).
+
+    Raises:
+        error_type: a line that is not valid UTF-8, naming ``path:line``, the
+            column and the offending bytes.
+    """
+    for line_number, raw in enumerate(handle, start=1):
+        try:
+            yield line_number, raw.decode('utf-8-sig' if line_number == 1 else 'utf-8')
+        except UnicodeDecodeError as error:
+            bad = raw[error.start:error.end]
+            raise error_type(
+                f'{path}:{line_number}: not valid UTF-8 (byte(s) {bad!r} at column '
+                f'{error.start + 1}); JSON lines files must be UTF-8 encoded') from error
+
+
 def read_jsonl(path: str) -> Iterator[Tuple[int, dict]]:
     """Yield ``(line_number, record)`` for every non-blank line of ``path``.
 
     Raises:
-        DataError: the file cannot be read, a line is not valid JSON, or a
-            line is not a JSON object.
+        DataError: the file cannot be read, a line is not valid UTF-8 or not
+            valid JSON, or a line is not a JSON object.
     """
     try:
-        handle = open(path, encoding='utf-8')
+        handle = open(path, 'rb')
     except OSError as error:
         raise DataError(f'{path}: cannot read annotation file '
                         f'({error.strerror or error})') from error
     with handle:
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, line in decoded_lines(path, handle):
             if not line.strip():
                 continue
             try:

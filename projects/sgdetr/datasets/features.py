@@ -28,15 +28,26 @@ Caching (``cache`` argument of :class:`FeatureStore`):
   dataset, before workers start; forked workers then share those pages
   copy-on-write, so there is one copy and no file is read after start-up
   (the start-up pays for reading the whole split).
+
+Checking (:meth:`FeatureStore.scan`): every file of a split is read once at
+start-up, by a few threads, and its shape, dtype, finiteness and feature dim
+checked; all bad files are reported together. With a cache (``True`` or
+``'preload'``) the dataset keeps what the scan read.
 """
+import io
 import os
 import os.path as osp
+import threading
 import zipfile
-from typing import Dict, Hashable, Iterable, List, Optional, Sequence, Union
+from concurrent.futures import ThreadPoolExecutor
+from typing import (Dict, Hashable, Iterable, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
 from .errors import DataError
+
+_HEADER_LOCK = threading.Lock()
 
 #: per layout: (video file name, video npz key or None for .pt, text file name, text key)
 LAYOUTS = {
@@ -76,15 +87,21 @@ def read_npz_array(path: str, key: str) -> np.ndarray:
             is empty, or holds NaN/Inf.
     """
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(f'{path}: expected an .npz archive with key '
-                            f'{key!r}, got a bare array')
-        with loaded as npz:
+        with open(path, 'rb') as handle:
+            if handle.read(6) == b'\x93NUMPY':
+                raise DataError(f'{path}: expected an .npz archive with key '
+                                f'{key!r}, got a bare array')
+        with np.load(path, allow_pickle=False) as npz:
             if key not in npz.files:
                 raise DataError(f'{path}: no array named {key!r} '
                                 f'(the file has {npz.files})')
-            array = npz[key]
+            member = key + '.npy' if key + '.npy' in npz.zip.namelist() else key
+            raw = npz.zip.read(member)  # the I/O and decompression, in parallel
+        with _HEADER_LOCK:
+            # numpy parses .npy headers with ast.literal_eval, which is not
+            # thread-safe before Python 3.11.8 / 3.12.1 ("AST constructor
+            # recursion depth mismatch"): one parse at a time
+            array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
     except FileNotFoundError as error:
         raise DataError(f'{path}: feature file not found') from error
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -236,15 +253,83 @@ class FeatureStore:
         path = self.text_path(qid)
         text = read_npz_array(path, self._text_key)
         self.num_reads += 1
-        if self._text_dim is None:
-            self._text_dim = text.shape[1]
-        elif text.shape[1] != self._text_dim:
-            raise DataError(f'{path}: text feature dim {text.shape[1]} '
-                            f'differs from the expected {self._text_dim} '
-                            f'(config `text_dim` or the first file read)')
+        problem = self._text_dim_problem(path, text.shape[1])
+        if problem is not None:
+            raise DataError(problem)
         if self.text_l2_norm:
             text = l2_normalize(text)
         return self._remember(key, text)
+
+    def scan(self, vids: Iterable[str], qids: Iterable, keep: bool = False,
+             num_threads: Optional[int] = None, progress: Optional[bool] = None
+             ) -> Tuple[Dict[str, int], List[str]]:
+        """Read every file of ``vids`` and ``qids`` once and check it.
+
+        Each file is checked as reading a sample checks it (a readable,
+        non-empty 2D numeric array without NaN/Inf under the expected key),
+        and its dim against ``video_dim``/``text_dim`` or, when those are
+        None, against the first video (query) listed. Files are read by
+        ``num_threads`` threads (default: up to 8); a progress bar is shown
+        for large sets (``progress=None``: from 2000 files on).
+
+        Args:
+            keep: cache what was read (a store with a cache).
+
+        Returns:
+            (number of clips per readable video, one message per bad file,
+            in the order of ``vids`` then ``qids``).
+        """
+        vids, qids = list(dict.fromkeys(vids)), list(dict.fromkeys(qids))
+        tasks = [('video', vid) for vid in vids] + [('text', qid) for qid in qids]
+        if num_threads is None:
+            num_threads = min(8, os.cpu_count() or 1)
+        if progress is None:
+            progress = len(tasks) >= 2000
+        bar = None
+        if progress:
+            from mmengine.utils import ProgressBar
+            print(f'checking {len(tasks)} feature files')
+            bar = ProgressBar(len(tasks))
+
+        def read(task):
+            kind, key = task
+            try:
+                if kind == 'video':
+                    arrays = [read_pt_array(p) if self._video_key is None else
+                              read_npz_array(p, self._video_key)
+                              for p in self.video_paths(key)]
+                else:
+                    arrays = [read_npz_array(self.text_path(key), self._text_key)]
+            except DataError as error:
+                return task, None, None, str(error)
+            summary = ([a.shape[1] for a in arrays], min(len(a) for a in arrays))
+            return task, summary, arrays if keep else None, None
+
+        lengths, problems = {}, []
+        with ThreadPoolExecutor(max(1, num_threads)) as pool:
+            for (kind, key), summary, arrays, problem in pool.map(read, tasks):
+                if bar is not None:
+                    bar.update()
+                if problem is None:
+                    dims, length = summary
+                    self.num_reads += len(dims)
+                    problem = (self._video_dims_problem(self.video_paths(key), dims)
+                               if kind == 'video' else
+                               self._text_dim_problem(self.text_path(key), dims[0]))
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                if kind == 'video':
+                    lengths[key] = length
+                if keep and self._cache is not None:
+                    if kind == 'video':
+                        array = combine_video_sources(arrays, self.video_l2_norm)
+                    else:
+                        array = l2_normalize(arrays[0]) if self.text_l2_norm else arrays[0]
+                    self._remember((kind, key), array)
+        if bar is not None:
+            print()
+        return lengths, problems
 
     def preload(self, vids: Iterable[str], qids: Iterable) -> None:
         """Read every listed file into the cache (``cache='preload'``)."""
@@ -263,21 +348,35 @@ class FeatureStore:
         return self._text_dim
 
     def _check_video_dims(self, paths: List[str], dims: List[int]) -> None:
+        problem = self._video_dims_problem(paths, dims)
+        if problem is not None:
+            raise DataError(problem)
+
+    def _video_dims_problem(self, paths: List[str], dims: List[int]) -> Optional[str]:
         if self._source_dims is None:
             if (self._expected_video_dim is not None
                     and sum(dims) != self._expected_video_dim):
                 per_source = ', '.join(f'{p}: {d}'
                                        for p, d in zip(paths, dims))
-                raise DataError(
-                    f'video feature dim {sum(dims)} ({per_source}) differs '
-                    f'from the config `video_dim`={self._expected_video_dim}')
+                return (f'video feature dim {sum(dims)} ({per_source}) differs '
+                        f'from the config `video_dim`={self._expected_video_dim}')
             self._source_dims = dims
-            return
+            return None
         for path, dim, expected in zip(paths, dims, self._source_dims):
             if dim != expected:
-                raise DataError(f'{path}: video feature dim {dim} differs '
-                                f'from {expected} of the other files in '
-                                f'{osp.dirname(path)}')
+                return (f'{path}: video feature dim {dim} differs '
+                        f'from {expected} of the other files in '
+                        f'{osp.dirname(path)}')
+        return None
+
+    def _text_dim_problem(self, path: str, dim: int) -> Optional[str]:
+        if self._text_dim is None:
+            self._text_dim = dim
+        elif dim != self._text_dim:
+            return (f'{path}: text feature dim {dim} '
+                    f'differs from the expected {self._text_dim} '
+                    f'(config `text_dim` or the first file read)')
+        return None
 
     def _remember(self, key: Hashable, array: np.ndarray) -> np.ndarray:
         if self._cache is not None:

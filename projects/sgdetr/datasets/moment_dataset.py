@@ -7,19 +7,27 @@ features (see :mod:`.annotations` and :mod:`.features` for both formats).
     dict(inputs=dict(video=Tensor(L, Dv), text=Tensor(N, Dt)),
          data_samples=MomentDataSample)
 
-Everything that can be checked without reading every feature file is checked
-when the dataset is built: annotations (``file:line`` in the message), the
-presence of every feature file (all missing ones are reported at once) and
-the feature dims (against ``video_dim``/``text_dim`` on the first sample).
-What needs the features of a sample (NaN/Inf, a length that disagrees with
-``duration / clip_len``, a dim that differs from the other files) is checked
-when the sample is read.  All of it raises :class:`DataError`.
+Everything is checked when the dataset is built, before any training step:
+annotations (``file:line`` in the message), the presence of every feature
+file (all missing ones are reported at once), and the content of every
+feature file (``check_features``): readable, finite, of the expected dims,
+and as long as ``duration / clip_len`` says (all bad files at once). The
+same checks run again when a sample is read (the only check with
+``check_features=False``, for sets too large to read at start-up). All of
+it raises :class:`DataError`.
+
+In training, the pipeline's random draws (saliency pairs, window subsets)
+are a function of ``(seed, epoch, index)`` once :meth:`set_epoch` was called
+(:class:`sgdetr.engine.RandomStateHook` does, every epoch): they do not
+depend on the dataloader worker, and a resumed run repeats them.
 """
 import math
 import os.path as osp
+import random
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -63,6 +71,10 @@ class MomentRetrievalDataset(BaseDataset):
         length_tolerance: largest accepted relative difference between the
             feature length and the expected ``duration / clip_len`` clips
             (never less than 2 clips); ``None`` disables the check.
+        check_features: read every feature file at start-up (a few threads,
+            a progress bar for large sets) and report every unreadable,
+            non-finite, mis-shaped or mis-sized one at once; ``False`` skips
+            that pass (each sample is still checked when read).
         window_tolerance: seconds a window may lie outside ``[0, duration]``
             (it is clipped); more is an error.
         require_targets: in training (``test_mode=False``) every sample must
@@ -92,6 +104,7 @@ class MomentRetrievalDataset(BaseDataset):
                  feature_layout: str = 'npz',
                  cache_features: Union[bool, str] = False,
                  length_tolerance: Optional[float] = 0.1,
+                 check_features: bool = True,
                  window_tolerance: float = 0.5,
                  require_targets: bool = True,
                  pipeline: Optional[List[Union[dict, Callable]]] = None,
@@ -100,7 +113,11 @@ class MomentRetrievalDataset(BaseDataset):
         if clip_len is not None and not clip_len > 0:
             raise ValueError(f'clip_len must be positive, got {clip_len}')
         self.length_tolerance = length_tolerance
+        self.check_features = check_features
         self.window_tolerance = window_tolerance
+        # (seed, epoch) of the pipeline's draws, -1 until set_epoch; in shared
+        # memory so that persistent dataloader workers see every update
+        self._seed_epoch = torch.full((2, ), -1, dtype=torch.int64).share_memory_()
         self.require_targets = require_targets
         if (video_feat_dirs is None) != (text_feat_dir is None):
             raise ValueError('give both video_feat_dirs and text_feat_dir, or '
@@ -192,6 +209,9 @@ class MomentRetrievalDataset(BaseDataset):
                 f'{len(missing)} feature file(s) needed by {self.ann_file} '
                 f'are missing:\n  {listed}' +
                 (f'\n  ... and {more} more' if more > 0 else ''))
+        if self.check_features:
+            self._scan_features(data_list, vids, qids)
+            return
         # Read the first sample now: wrong dims or a wrong key fail here,
         # before any training step.
         self.features.load_video(vids[0])
@@ -202,7 +222,42 @@ class MomentRetrievalDataset(BaseDataset):
                       f'{self.features.num_reads} feature files',
                       logger='current')
 
+    def _scan_features(self, data_list: List[dict], vids: list, qids: list) -> None:
+        """Every feature file read once; every problem reported at once."""
+        # a cache keeps what its process read: what this pass read here (forked
+        # workers then share it); 'preload' is that with the promise of no reads later
+        preload = self.features.cache_mode == 'preload'
+        lengths, problems = self.features.scan(vids, qids,
+                                               keep=bool(self.features.cache_mode))
+        for record in data_list:
+            if record['vid'] in lengths:
+                problem = self._length_problem(record, lengths[record['vid']],
+                                               self._clip_len_of(record))
+                if problem is not None:
+                    problems.append(problem)
+        if problems:
+            listed = '\n  '.join(problems[:MAX_LISTED_MISSING])
+            more = len(problems) - MAX_LISTED_MISSING
+            raise DataError(
+                f'{len(problems)} problem(s) in the features of {self.ann_file} '
+                f'(every file was read; check_features=False skips this):\n  {listed}' +
+                (f'\n  ... and {more} more' if more > 0 else ''))
+        if preload:
+            print_log(f'{type(self).__name__}: preloaded '
+                      f'{self.features.num_reads} feature files',
+                      logger='current')
+
+    def set_epoch(self, epoch: int, seed: int) -> None:
+        """Make the pipeline's random draws a function of (seed, epoch, index)."""
+        self._seed_epoch[0] = int(seed)
+        self._seed_epoch[1] = int(epoch)
+
     # -- samples -------------------------------------------------------------
+    def _clip_len_of(self, record: dict) -> float:
+        if self.clip_len is None:
+            return record['duration'] / len(record['label'])
+        return self.clip_len
+
     def prepare_data(self, idx: int) -> dict:
         results = self.get_data_info(idx)
         clip_len = self.clip_len
@@ -219,7 +274,19 @@ class MomentRetrievalDataset(BaseDataset):
             results['text'] = text
             num_clips = len(video)
         results['num_clips'] = num_clips
-        return self.pipeline(results)
+        seed, epoch = self._seed_epoch.tolist()
+        if epoch < 0:
+            return self.pipeline(results)
+        # this sample's own stream; the process' streams are left as they were
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        entropy = np.random.SeedSequence([seed % 2**63, epoch, idx]).generate_state(4)
+        np.random.seed(entropy)
+        random.seed(int(entropy[0]))
+        try:
+            return self.pipeline(results)
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
 
     def _expected_num_clips(self, record: dict, clip_len: float) -> int:
         if self.clip_len is None:  # one clip per label row
@@ -228,19 +295,26 @@ class MomentRetrievalDataset(BaseDataset):
 
     def _check_length(self, record: dict, length: int,
                       clip_len: float) -> None:
+        problem = self._length_problem(record, length, clip_len)
+        if problem is not None:
+            raise DataError(problem)
+
+    def _length_problem(self, record: dict, length: int,
+                        clip_len: float) -> Optional[str]:
         if self.length_tolerance is None:
-            return
+            return None
         expected = (len(record['label']) if record['label'] is not None
                     and self.clip_len is None else record['duration'] /
                     clip_len)
         tolerance = max(2.0, self.length_tolerance * expected)
         if abs(length - expected) > tolerance:
-            raise DataError(
+            return (
                 f'{self.features.video_paths(record["vid"])}: {length} clips '
                 f'but {self.ann_file}:{record["line"]} (qid={record["qid"]!r})'
                 f' implies {expected:.1f} (duration {record["duration"]:g} s /'
                 f' clip_len {clip_len:g} s); wrong clip_len or feature file? '
                 f'(length_tolerance={self.length_tolerance})')
+        return None
 
 @DATASETS.register_module()
 class QVHighlightsDataset(MomentRetrievalDataset):

@@ -16,15 +16,15 @@ Numbers are written with Python's shortest round-trip repr, so the file
 scores exactly as the predictions it came from.
 """
 import json
-import os
+import math
 import os.path as osp
-import tempfile
 import zipfile
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from numbers import Real
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from sgdetr.engine.atomic_local_backend import atomic_write_text
+from sgdetr.engine.atomic_local_backend import atomic_output, atomic_write_text
 
 SUBMISSION_FILES = {'val': 'hl_val_submission.jsonl',
                     'test': 'hl_test_submission.jsonl'}
@@ -44,17 +44,29 @@ def load_jsonl(path: str) -> List[dict]:
     """Read a JSON-lines file of objects (blank lines are skipped).
 
     Raises:
-        SubmissionError: unreadable file, or a line that is not a JSON
-            object; the message names ``path:line``.
+        SubmissionError: unreadable file, or a line that is not UTF-8 or not
+            a JSON object; the message names ``path:line``.
     """
+    return [entry for _, entry in load_jsonl_lines(path)]
+
+
+def load_jsonl_lines(path: str) -> List[Tuple[int, dict]]:
+    """:func:`load_jsonl` with the line number of every entry."""
     try:
-        handle = open(path, encoding='utf-8')
+        handle = open(path, 'rb')
     except OSError as error:
         raise SubmissionError(f'{path}: cannot read ({error.strerror or error})'
                               ) from error
     entries = []
     with handle:
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, raw in enumerate(handle, start=1):
+            try:  # a byte-order mark may open the file
+                line = raw.decode('utf-8-sig' if line_number == 1 else 'utf-8')
+            except UnicodeDecodeError as error:
+                raise SubmissionError(
+                    f'{path}:{line_number}: not valid UTF-8 (byte(s) '
+                    f'{raw[error.start:error.end]!r} at column {error.start + 1}); '
+                    'JSON lines files must be UTF-8 encoded') from error
             if not line.strip():
                 continue
             try:
@@ -66,7 +78,7 @@ def load_jsonl(path: str) -> List[dict]:
             if not isinstance(entry, dict) or 'qid' not in entry:
                 raise SubmissionError(f'{path}:{line_number}: expected a JSON '
                                       'object with a "qid"')
-            entries.append(entry)
+            entries.append((line_number, entry))
     return entries
 
 
@@ -276,24 +288,178 @@ def zip_submission(submission_dir: str, zip_path: Optional[str] = None,
     if missing:
         raise SubmissionError(f'{submission_dir}: cannot zip the submission, '
                               f'missing {missing}')
-    directory = osp.dirname(osp.abspath(zip_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, suffix='.zip.tmp')
-    os.close(fd)
-    try:
+    with atomic_output(zip_path) as tmp_path:
         with zipfile.ZipFile(tmp_path, 'w', compression=zipfile.ZIP_DEFLATED) as archive:
             for name in files:
                 archive.write(osp.join(submission_dir, name), arcname=name)
-        os.replace(tmp_path, zip_path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
     return zip_path
 
 
+# --------------------------------------------------------------------------
+# validating a submission before it is scored
+
+#: the predictions each metric family reads: (windows, saliency); 'optional'
+#: fields are scored when the first entry has them (the official rule)
+_FIELDS = {'qvhighlights': ('optional', 'optional'), 'charades': ('required', None),
+           'tacos': ('required', None), 'youtube': (None, 'required'),
+           'tvsum': (None, 'required')}
+#: how many offending entries an error message lists
+MAX_LISTED = 20
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _window_problem(windows, with_score: bool) -> Optional[str]:
+    """Why ``windows`` is not a list of [start, end(, score)] of finite
+    numbers with start <= end, or None."""
+    width = '[start, end, score]' if with_score else '[start, end(, score)]'
+    if not isinstance(windows, list):
+        return f'"pred_relevant_windows" must be a list of {width}, got {str(windows)[:60]}'
+    if with_score and not windows:
+        return '"pred_relevant_windows" is empty'
+    for k, window in enumerate(windows):
+        if (not isinstance(window, list) or not all(map(_is_number, window))
+                or len(window) not in ((3, ) if with_score else (2, 3))):
+            return f'window {k} {str(window)[:60]} is not {width} numbers'
+        if not all(math.isfinite(v) for v in window):
+            return f'window {k} {window} holds NaN or Inf'
+        if window[1] < window[0]:
+            return f'window {k} {window} ends before it starts'
+    return None
+
+
+def validate_submission(entries: Sequence[dict], ground_truth: Sequence[dict],
+                        dataset: str = 'qvhighlights',
+                        lines: Optional[Sequence[int]] = None,
+                        source: str = 'the submission') -> List[str]:
+    """Check a submission before it is scored; return warnings.
+
+    Errors, each naming the qid (and line): a qid that is not an int or a
+    string; a qid given more than once (the official QVHighlights server
+    would pool the windows of the repeated entries into one ranking, which
+    inflates MR mAP); windows that are not lists of numbers (strings...),
+    hold NaN/Inf or end before they start; saliency scores that are not a
+    list of finite numbers; a prediction the metric needs that an entry lacks.
+
+    Warnings, for what the official evaluation accepts, saying how it is
+    scored: a saliency list whose length differs from the video's clips,
+    windows beyond the 10 that QVHighlights scores, windows outside
+    ``[0, duration]``.
+
+    Args:
+        entries: the submission.  ground_truth: the split's annotations.
+        dataset: 'qvhighlights', 'charades', 'tacos', 'youtube' or 'tvsum'.
+        lines: line number of every entry in its file (for messages).
+        source: names the submission in messages.
+
+    Raises:
+        SubmissionError: listing every offending entry.
+    """
+    windows_rule, saliency_rule = _FIELDS[dataset]
+    if entries and windows_rule == 'optional':
+        windows_rule = 'required' if 'pred_relevant_windows' in entries[0] else None
+    if entries and saliency_rule == 'optional':
+        saliency_rule = 'required' if 'pred_saliency_scores' in entries[0] else None
+    by_qid = {}
+    for entry in ground_truth:
+        by_qid.setdefault(entry.get('qid'), entry)
+    problems, first_line = [], {}
+    wrong_length, too_many, outside = [], [], []
+    for index, entry in enumerate(entries):
+        qid = entry.get('qid')
+        where = (f'line {lines[index]} ' if lines is not None else '') + f'(qid {qid!r})'
+        if not isinstance(qid, (int, str)) or isinstance(qid, bool):
+            problems.append(f'{where}: "qid" must be an int or a string')
+            continue
+        if qid in first_line:
+            problems.append(f'{where}: qid given again (first on {first_line[qid]}): the '
+                            'official server would pool the windows of both entries, which '
+                            'inflates mAP; keep one entry per qid')
+            continue
+        first_line[qid] = f'line {lines[index]}' if lines is not None else f'entry {index}'
+        annotation = by_qid.get(qid, {})
+        if windows_rule == 'required':
+            windows = entry.get('pred_relevant_windows')
+            if windows is None:
+                problems.append(f'{where}: no "pred_relevant_windows"')
+            else:
+                problem = _window_problem(windows, with_score=dataset == 'qvhighlights')
+                if problem is not None:
+                    problems.append(f'{where}: {problem}')
+                else:
+                    if dataset == 'qvhighlights' and len(windows) > MAX_WINDOWS:
+                        too_many.append((qid, len(windows)))
+                    duration = annotation.get('duration')
+                    if _is_number(duration) and any(w[0] < 0 or w[1] > duration
+                                                    for w in windows):
+                        outside.append((qid, duration))
+        if saliency_rule == 'required':
+            saliency = entry.get('pred_saliency_scores')
+            if saliency is None:
+                problems.append(f'{where}: no "pred_saliency_scores"')
+            elif (not isinstance(saliency, list) or not saliency
+                  or not all(map(_is_number, saliency))):
+                problems.append(f'{where}: "pred_saliency_scores" must be a non-empty list '
+                                f'of numbers, got {str(saliency)[:60]}')
+            elif not all(math.isfinite(v) for v in saliency):
+                problems.append(f'{where}: "pred_saliency_scores" holds NaN or Inf')
+            else:
+                expected = _num_clips(annotation, dataset)
+                if expected is not None and len(saliency) != expected:
+                    wrong_length.append((qid, len(saliency), expected))
+    if problems:
+        listed = '\n  '.join(problems[:MAX_LISTED])
+        more = len(problems) - MAX_LISTED
+        raise SubmissionError(f'{source}: {len(problems)} entr(ies) cannot be scored:\n  '
+                              f'{listed}' + (f'\n  ... and {more} more' if more > 0 else ''))
+    return _warnings(dataset, source, wrong_length, too_many, outside)
+
+
+def _num_clips(annotation: dict, dataset: str) -> Optional[int]:
+    """Clips of the annotated video, as the metric counts them."""
+    if dataset == 'qvhighlights':
+        duration = annotation.get('duration')
+        return int(duration / 2) if _is_number(duration) else None
+    label = annotation.get('label')
+    return len(label) if isinstance(label, list) else None
+
+
+def _examples(items, render) -> str:
+    shown = ', '.join(render(item) for item in items[:5])
+    return shown + (f', ... (+{len(items) - 5})' if len(items) > 5 else '')
+
+
+def _warnings(dataset, source, wrong_length, too_many, outside) -> List[str]:
+    warnings = []
+    if wrong_length:
+        how = ('HIT@1 takes the best of the scores as given, a clip past the video being a '
+               'miss; AP truncates them to the video\'s clips or pads them with zeros'
+               if dataset == 'qvhighlights' else
+               'longer lists are truncated, shorter ones rank (and count the positives '
+               'of) the predicted clips only')
+        warnings.append(
+            f'{source}: {len(wrong_length)} entr(ies) have a saliency list whose length '
+            f'differs from the video\'s clips ('
+            + _examples(wrong_length, lambda w: f'qid {w[0]!r}: {w[1]} scores, {w[2]} clips')
+            + f'); scored as the official evaluation does: {how}')
+    if too_many:
+        warnings.append(
+            f'{source}: {len(too_many)} entr(ies) have more than {MAX_WINDOWS} windows ('
+            + _examples(too_many, lambda w: f'qid {w[0]!r}: {w[1]}')
+            + f'); only the first {MAX_WINDOWS}, in the order given, are scored')
+    if outside:
+        warnings.append(
+            f'{source}: {len(outside)} entr(ies) have windows outside [0, duration] ('
+            + _examples(outside, lambda w: f'qid {w[0]!r}: duration {w[1]:g} s')
+            + '); scored as given, as the official evaluation does (no clipping)')
+    return warnings
+
+
 __all__ = [
-    'SubmissionError', 'load_jsonl', 'dump_jsonl', 'dump_json',
+    'SubmissionError', 'load_jsonl', 'load_jsonl_lines', 'validate_submission',
+    'dump_jsonl', 'dump_json',
     'format_windows', 'prediction_to_submission', 'samples_to_submission',
     'dedupe_by_qid', 'check_submission_qids', 'normalize_entry',
     'write_submission', 'zip_submission', 'SUBMISSION_FILES', 'SUBMISSION_ZIP',

@@ -5,9 +5,15 @@ submission when asked and scores it against the annotation file.
 A model may return other heads' windows next to its output
 (``pred_instances_<head>``, e.g. ``pred_instances_fusion``): they are scored
 too, their metrics named ``<head>/<metric>``; only the output is written.
+
+The annotation file is checked by :meth:`check_ground_truth` (at start-up by
+:class:`sgdetr.engine.SGDETRRunner`, else before the first scoring): every
+line as the datasets check it, and the ground truth the metric scores present
+on every query or on none. A split where some queries lack it is an error,
+never a metric silently left out.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
@@ -52,6 +58,63 @@ class BaseSubmissionMetric(BaseMetric):
         self.max_windows = max_windows
         self.match_number = match_number
         self._annotations: Optional[List[dict]] = None
+        self._coverage: Optional[Dict[str, bool]] = None
+
+    # -- the ground truth ------------------------------------------------------
+    #: kind of ground truth -> (annotation fields, test that a line has them)
+    GROUND_TRUTH: Dict[str, Tuple[str, Callable[[dict], bool]]] = {}
+
+    def check_ground_truth(self) -> Dict[str, bool]:
+        """Validate ``ann_file``; returns which kinds of ground truth it has.
+
+        Raises:
+            DataError: a line that does not parse (``file:line``), a repeated
+                qid, or a kind of ground truth that some queries have and
+                others lack (all of those are listed).
+        """
+        if self._coverage is not None:
+            return self._coverage
+        from sgdetr.datasets.annotations import parse_annotation, read_jsonl
+        from sgdetr.datasets.errors import DataError
+        records, seen = [], {}
+        for line, raw in read_jsonl(self.ann_file):
+            where = f'{self.ann_file}:{line}'
+            parse_annotation(raw, where, clip_len=None)
+            if raw['qid'] in seen:
+                raise DataError(f'{where}: qid {raw["qid"]!r} already used on line '
+                                f'{seen[raw["qid"]]}')
+            seen[raw['qid']] = line
+            self._check_record(raw, f'{where} (qid={raw["qid"]!r})')
+            records.append((line, raw))
+        if not records:
+            raise DataError(f'{self.ann_file}: no annotations')
+        records = [(line, raw) for line, raw in records if self._is_scored(raw)]
+        coverage = {}
+        for kind, (fields, present) in self.GROUND_TRUTH.items():
+            lacking = [f'{self.ann_file}:{line} (qid={raw["qid"]!r})'
+                       for line, raw in records if not present(raw)]
+            if lacking and len(lacking) < len(records):
+                listed = '\n  '.join(lacking[:20])
+                more = f'\n  ... and {len(lacking) - 20} more' if len(lacking) > 20 else ''
+                raise DataError(
+                    f'{self.ann_file}: {len(lacking)} of {len(records)} queries lack '
+                    f'{fields}, which the others have; {type(self).__name__} scores '
+                    f'{kind} only on a split where every query has it:\n  {listed}{more}')
+            coverage[kind] = bool(records) and not lacking
+        self._coverage = coverage
+        return coverage
+
+    def _check_record(self, raw: dict, where: str) -> None:
+        """Metric-specific rules for one annotation line."""
+
+    def _is_scored(self, raw: dict) -> bool:
+        """Whether this metric scores the query of annotation line ``raw``."""
+        return True
+
+    def metric_names(self) -> List[str]:
+        """The names :meth:`compute_metrics` returns for the model's output
+        (without ``prefix``; other heads add ``<head>/<name>``)."""
+        raise NotImplementedError
 
     # names of the files written into submission_dir
     @property
@@ -108,6 +171,7 @@ class BaseSubmissionMetric(BaseMetric):
             dump_json(metrics, osp.join(self.submission_dir, self.metrics_file))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
+        self.check_ground_truth()
         entries = self.results_to_submission([r['entry'] for r in results])
         if not entries:
             raise ValueError(f'{type(self).__name__}: no prediction to evaluate')

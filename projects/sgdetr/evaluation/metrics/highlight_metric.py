@@ -51,8 +51,19 @@ class HighlightMAPMetric(BaseSubmissionMetric):
             return annotations
         return [a for a in annotations if a.get('domain') in self.domains]
 
+    GROUND_TRUTH = {'highlight detection': ('label', lambda a: a.get('label') is not None)}
+
+    def _is_scored(self, raw: dict) -> bool:
+        return self.domains is None or raw.get('domain') in self.domains
+
     def has_ground_truth(self) -> bool:
-        return all(a.get('label') is not None for a in self.annotations)
+        return self.check_ground_truth()['highlight detection']
+
+    def metric_names(self) -> List[str]:
+        if not self.has_ground_truth():
+            return []
+        domains = sorted({str(a.get('domain')) for a in self.annotations})
+        return ['HL-mAP'] + [f'HL-mAP-{name}' for name in domains]
 
     def score(self, entries: List[dict], annotations: List[dict]):
         if self.protocol == 'tvsum':

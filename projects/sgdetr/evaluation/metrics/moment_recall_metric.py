@@ -40,8 +40,16 @@ class MomentRecallMetric(BaseSubmissionMetric):
         self.iou_thresholds = tuple(iou_thresholds)
         self.top_k = tuple(top_k)
 
+    GROUND_TRUTH = {'moment retrieval': ('relevant_windows',
+                                         lambda a: bool(a.get('relevant_windows')))}
+
     def has_ground_truth(self) -> bool:
-        return all(a.get('relevant_windows') for a in self.annotations)
+        return self.check_ground_truth()['moment retrieval']
+
+    def metric_names(self) -> List[str]:
+        if not self.has_ground_truth():
+            return []
+        return [f'R{k}@{t}' for k in self.top_k for t in self.iou_thresholds] + ['mIoU']
 
     def score(self, entries: List[dict], annotations: List[dict]):
         metrics = eval_moment_recall(entries, annotations, self.iou_thresholds,

@@ -4,7 +4,8 @@ from typing import Dict, List
 from mmengine.logging import print_log
 
 from ...registry import METRICS
-from ..functional import eval_qvhighlights
+from ..functional import HL_LEVELS, MR_LENGTH_RANGES, eval_qvhighlights
+from ..functional.qvhighlights import HL_CLIP_LEN
 from ..submission import SUBMISSION_FILES
 from .base_submission_metric import BaseSubmissionMetric
 
@@ -19,7 +20,8 @@ class QVHighlightsMetric(BaseSubmissionMetric):
     ``HL-min-{Fair,Good,VeryGood}-{mAP,Hit1}``.  With ``submission_dir`` the
     entries go to ``hl_{split_name}_submission.jsonl`` and the full official
     JSON to ``hl_{split_name}_submission_metrics.json``.  A split without
-    ground truth (the test split) only writes the submission.
+    ground truth (the test split) only writes the submission; one where some
+    queries lack windows (or saliency) while others have them is an error.
 
     Args:
         ann_file: ``highlight_{val,test}_release.jsonl``.
@@ -34,12 +36,39 @@ class QVHighlightsMetric(BaseSubmissionMetric):
         return SUBMISSION_FILES.get(self.split_name,
                                     f'hl_{self.split_name}_submission.jsonl')
 
+    GROUND_TRUTH = {
+        'moment retrieval': ('relevant_windows',
+                             lambda a: bool(a.get('relevant_windows'))),
+        'highlight detection': ('relevant_clip_ids/saliency_scores',
+                                lambda a: a.get('relevant_clip_ids') is not None
+                                and a.get('saliency_scores') is not None),
+    }
+
+    def _check_record(self, raw: dict, where: str) -> None:
+        from sgdetr.datasets.errors import DataError
+        num_clips = int(raw['duration'] / HL_CLIP_LEN)
+        for clip_id in raw.get('relevant_clip_ids') or []:
+            if not -num_clips <= clip_id < num_clips:
+                raise DataError(f'{where}: relevant clip id {clip_id} lies past the '
+                                f'{num_clips} clips of {HL_CLIP_LEN} s of the video '
+                                f'(duration {raw["duration"]:g} s)')
+
+    def metric_names(self) -> List[str]:
+        coverage = self.check_ground_truth()
+        names = []
+        if coverage['moment retrieval']:
+            names += [f'MR-{name}-mAP' for name, _ in MR_LENGTH_RANGES]
+            names += ['MR-full-mAP@0.5', 'MR-full-mAP@0.75', 'MR-full-R1@0.5',
+                      'MR-full-R1@0.7']
+        if coverage['highlight detection']:
+            names += [f'HL-min-{level}-{kind}' for level, _ in HL_LEVELS
+                      for kind in ('mAP', 'Hit1')]
+        return names
+
     def _annotated(self):
         """(every query has GT windows, every query has GT saliency)."""
-        return (all(a.get('relevant_windows') for a in self.annotations),
-                all(a.get('relevant_clip_ids') is not None
-                    and a.get('saliency_scores') is not None
-                    for a in self.annotations))
+        coverage = self.check_ground_truth()
+        return coverage['moment retrieval'], coverage['highlight detection']
 
     def has_ground_truth(self) -> bool:
         return any(self._annotated())
