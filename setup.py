@@ -15,12 +15,20 @@ setup(
     package_dir={'sgdetr': 'projects/sgdetr'},
     packages=packages,
     install_requires=[
-        'torch>=2.1',
+        'torch>=2.6',  # weights-only torch.load by default (checkpoints run no code)
         'mmengine==0.10.7',
         'mmcv==2.1.0',  # with compiled ops: mmdet.models needs them
         'mmdet==3.3.0',
         'numpy',
         'scipy',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        'tests': ['pytest', 'av'],
+        # video files -> features: PyAV decoding, CLIP / BERT tokenizers (transformers)
+        'video': ['av', 'transformers'],
+        # CLIP through open_clip (needs a torchvision built for the installed torch)
+        'openclip': ['open_clip_torch'],
+        'demo': ['gradio'],  # tools/demo_app.py
+        'vis': ['matplotlib', 'tensorboard'],  # figures, TensorBoard backend
+    },
 )

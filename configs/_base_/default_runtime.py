@@ -14,6 +14,8 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'))  # tools/ switch to gloo on CPU-only machines
 
 vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard as well (pip install tensorboard; events in <work_dir>/<timestamp>/vis_data):
+# vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 

@@ -1,6 +1,7 @@
+from .inferencer import DatasetSplit, MomentInferencer
 from .predictor import MomentPredictor
 from .runtime import (cpu_name, load_tool_config, prepare_distributed,
                       use_cpu_collectives)
 
-__all__ = ['MomentPredictor', 'cpu_name', 'load_tool_config', 'prepare_distributed',
-           'use_cpu_collectives']
+__all__ = ['MomentPredictor', 'MomentInferencer', 'DatasetSplit', 'cpu_name',
+           'load_tool_config', 'prepare_distributed', 'use_cpu_collectives']
