@@ -9,7 +9,11 @@ text_dim = 256
 hidden_dim = 128
 max_epochs = 16
 
-model = dict(encoder=dict(video_dim=video_dim + 2, text_dim=text_dim, embed_dims=hidden_dim))
+# The synthetic video and text features share one space: the local saliency compares
+# them directly (the released model learns the alignment, too slowly for a CPU demo;
+# see docs/design.md, "Measured").
+model = dict(encoder=dict(video_dim=video_dim + 2, text_dim=text_dim, embed_dims=hidden_dim,
+                          saliency_space='raw'))
 
 _features = dict(data_root=data_root, feature_layout='npz', video_feat_dirs=['features/video'],
                  text_feat_dir='features/text', video_dim=video_dim, text_dim=text_dim,
