@@ -1,11 +1,11 @@
 """Temporal feature pyramid over the detection memory."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sgdetr.registry import MODELS
-from ..layers import SeparableConv1d, channel_norm
+from ..layers import SeparableConv1d, channel_norm, masked_conv
 
 #: how each level relates to the memory: strides 1/2 (x2 upsampled), 1, 2, 4
 LEVEL_SCALES = (0.5, 1, 2, 4)
@@ -29,15 +29,16 @@ class PyramidLevel(nn.Module):
         self.conv2 = SeparableConv1d(channels)
         self.norm2 = nn.LayerNorm(channels)
 
-    def forward(self, x: Tensor, in_mask: Tensor, out_mask: Tensor) -> Tensor:
-        """x (B, C, L_in), masks (B, 1, L_in) / (B, 1, L_out) -> (B, C, L_out)."""
+    def forward(self, x: Tensor, in_mask: Optional[Tensor],
+                out_mask: Optional[Tensor]) -> Tensor:
+        """x (B, C, L_in), masks (B, 1, L_in) / (B, 1, L_out) or None -> (B, C, L_out)."""
         if self.upsample:
             x = x.repeat_interleave(2, dim=-1)
         if self.pre_activation:
             x = F.gelu(x)
-        x = F.gelu(channel_norm(self.norm1, self.conv1(x * in_mask)))
-        x = channel_norm(self.norm2, self.conv2(x * out_mask))
-        return x * out_mask
+        x = F.gelu(channel_norm(self.norm1, masked_conv(self.conv1, x, in_mask)))
+        x = channel_norm(self.norm2, masked_conv(self.conv2, x, out_mask))
+        return x if out_mask is None else x * out_mask
 
 
 @MODELS.register_module()
@@ -78,7 +79,8 @@ class TemporalFeaturePyramid(nn.Module):
             raise ValueError(f'the pyramid needs a multiple of 4 clips, got {memory.shape[1]}'
                              ' (pad videos with the PadClips transform)')
         masks = self.level_masks(mask)
-        m = [k.to(memory.dtype)[:, None] for k in masks]
+        # masks only matter (and cost memory) when the batch has padding
+        m = [None] * 4 if mask.all() else [k.to(memory.dtype)[:, None] for k in masks]
         x = memory.transpose(1, 2)
         up2 = self.up2(x, m[0], m[0])
         full = self.full(x, m[1], m[1])

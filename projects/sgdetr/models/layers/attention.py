@@ -5,11 +5,37 @@ pooling, its text-to-video (SGCA) encoder and its decoder attentions: the
 inputs are split into heads as they are, and only the output is projected.
 Rows of the attention may be scaled (SGCA scales clip i by sigma(S_local_i)).
 """
+import math
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from .dropout import dropout
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor] = None,
+           dropout_p: float = 0.0, training: bool = False) -> Tensor:
+    """``dropout(softmax(q k^T / sqrt(d))) v`` per head.
+
+    Args:
+        q: (B, h, T, d).  k: (B, h, S, d).  v: (B, h, S, d_v).
+        mask: broadcastable to (B, h, T, S), bool, True = allowed.
+    Returns:
+        (B, h, T, d_v).
+
+    Without dropout this is ``F.scaled_dot_product_attention``; with dropout
+    the probabilities are formed explicitly and dropped with the cheaper
+    :func:`dropout` (the fused kernel would draw one number per element).
+    """
+    if not training or dropout_p == 0.0 or q.device.type != 'cpu':
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p if training else 0.0)
+    logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)
+    if mask is not None:  # finite: a row without any allowed key stays finite
+        logits = logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
+    return dropout(logits.softmax(-1), dropout_p, training) @ v
 
 
 class ProjectionFreeAttention(nn.Module):
@@ -56,11 +82,45 @@ class ProjectionFreeAttention(nn.Module):
             pair = attn_mask if attn_mask.dim() == 3 else attn_mask[None]
             pair = pair[:, None]
             mask = pair if mask is None else mask & pair
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0)
+        out = attend(q, k, v, mask, self.dropout, self.training)
         if row_weights is not None:
             # (w_i A_i) V = w_i (A_i V), and dropout commutes with the scaling.
             out = out * row_weights[:, None, :, None].to(out.dtype)
         out = out.transpose(1, 2).reshape(batch, length, self.value_dims)
         return self.out_proj(out)
+
+
+class ProjectedAttention(nn.Module):
+    """Multi-head attention with input projections, parameters named as
+    ``nn.MultiheadAttention``'s (``in_proj_weight``, ``in_proj_bias``,
+    ``out_proj``), batch first, attention dropout by :func:`attend`.
+
+    Args:
+        embed_dims: H.  num_heads: heads.  dropout: on the attention probabilities.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int = 8, dropout: float = 0.1):
+        super().__init__()
+        assert embed_dims % num_heads == 0
+        self.num_heads, self.dropout = num_heads, dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dims, embed_dims))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dims))
+        self.out_proj = nn.Linear(embed_dims, embed_dims)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor,
+                key_mask: Optional[Tensor] = None) -> Tensor:
+        """query (B, T, H), key / value (B, S, H), key_mask (B, S) bool -> (B, T, H)."""
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        batch, heads = query.shape[0], self.num_heads
+
+        def split(x):
+            return x.view(batch, x.shape[1], heads, -1).transpose(1, 2)
+        q = split(F.linear(query, w_q, b_q))
+        k = split(F.linear(key, w_k, b_k))
+        v = split(F.linear(value, w_v, b_v))
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        out = attend(q, k, v, mask, self.dropout, self.training)
+        return self.out_proj(out.transpose(1, 2).flatten(2))

@@ -5,7 +5,8 @@ convolution, so a sequence is processed exactly as it would be alone (a
 convolution at its end sees the zero padding of ``padding=1``, not the
 features of padded positions), whatever else shares the batch.
 
-Layout: features (B, C, L), masks (B, 1, L) float, 1 = valid position.
+Layout: features (B, C, L), masks (B, 1, L) float, 1 = valid position, or
+None when every position of the batch is valid (nothing to zero).
 """
 from typing import Optional
 
@@ -45,11 +46,11 @@ class ConvNormStack(nn.Module):
             for _ in range(num_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(channels) for _ in range(num_layers))
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """x (B, C, L), mask (B, 1, L) -> (B, C, L), zero at padding."""
+    def forward(self, x: Tensor, mask: Optional[Tensor]) -> Tensor:
+        """x (B, C, L), mask (B, 1, L) or None -> (B, C, L), zero at padding."""
         for conv, norm in zip(self.convs, self.norms):
-            x = F.relu(channel_norm(norm, conv(x * mask)), inplace=True)
-        return x * mask
+            x = F.relu(channel_norm(norm, masked_conv(conv, x, mask)), inplace=True)
+        return x if mask is None else x * mask
 
 
 def masked_conv(conv: nn.Conv1d, x: Tensor, mask: Optional[Tensor]) -> Tensor:

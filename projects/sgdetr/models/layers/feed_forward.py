@@ -1,5 +1,9 @@
 """Position-wise feed-forward network of the released transformer layers."""
+import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .dropout import keep_mask
 
 #: initial negative slope of the PReLU (and the gain of its Xavier init)
 PRELU_SLOPE = 0.25
@@ -7,6 +11,14 @@ PRELU_SLOPE = 0.25
 
 class FeedForward(nn.Module):
     """``Linear -> PReLU -> Dropout -> Linear``, no residual, no norm.
+
+    The parameters are those of ``nn.Sequential(Linear, PReLU, Dropout, Linear)``
+    (``layers.0``, ``layers.1``, ``layers.3``). The computation is one autograd
+    function that keeps the hidden activations and the dropout mask only (the
+    PReLU output and the dropped activations are recomputed in the backward
+    pass, elementwise): about a third less memory per layer than the modules
+    one after another, and the single-slope PReLU gradient without PyTorch's
+    slow generic kernel.
 
     Args:
         embed_dims: input and output size H.
@@ -28,4 +40,58 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(..., H) -> (..., H)."""
-        return self.layers(x)
+        first, prelu, drop, second = self.layers
+        p = drop.p if self.training else 0.0
+        return _FeedForwardFunction.apply(x, first.weight, first.bias, prelu.weight,
+                                          second.weight, second.bias, p)
+
+
+class _FeedForwardFunction(torch.autograd.Function):
+    """``linear2(dropout(prelu(linear1(x))))``, saving ``x``, the hidden ``h`` and the mask.
+
+    The PReLU runs as leaky ReLU with the (single) slope's value, whose kernels
+    are vectorised for every dtype; the mask is applied as a 0 / ``1 / (1 - p)``
+    tensor of the compute dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, slope, w2, b2, p):
+        device = x.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) \
+            else x.dtype
+        ctx.dtypes = [t.dtype for t in (x, w1, b1, slope, w2, b2)]
+        x_, w1_, b1_, w2_, b2_ = (t.to(dtype) for t in (x, w1, b1, w2, b2))
+        negative_slope = float(slope)
+        with torch.autocast(device, enabled=False):
+            h = F.linear(x_, w1_, b1_)
+            scale = None
+            if p > 0:
+                scale = keep_mask(h.shape, p, h.device).to(dtype).mul_(1.0 / (1.0 - p))
+            act = F.leaky_relu(h, negative_slope)
+            out = F.linear(act if scale is None else act * scale, w2_, b2_)
+        ctx.negative_slope = negative_slope
+        ctx.save_for_backward(x_, h, scale, w1_, w2_)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, h, scale, w1, w2 = ctx.saved_tensors
+        slope = ctx.negative_slope
+        with torch.autocast(grad_out.device.type, enabled=False):
+            grad_out = grad_out.to(h.dtype)
+            act = F.leaky_relu(h, slope)
+            if scale is not None:
+                act = act * scale
+            flat_g = grad_out.reshape(-1, grad_out.shape[-1])
+            grad_w2 = flat_g.T @ act.reshape(-1, act.shape[-1])
+            grad_b2 = flat_g.sum(0)
+            grad_act = grad_out @ w2
+            if scale is not None:
+                grad_act = grad_act * scale
+            grad_slope = (grad_act * h.clamp(max=0)).sum().reshape(1)
+            grad_h = torch.ops.aten.leaky_relu_backward(grad_act, h, slope, False)
+            flat_h = grad_h.reshape(-1, grad_h.shape[-1])
+            grad_w1 = flat_h.T @ x.reshape(-1, x.shape[-1])
+            grad_b1, grad_x = flat_h.sum(0), grad_h @ w1
+        grads = (grad_x, grad_w1, grad_b1, grad_slope, grad_w2, grad_b2)
+        return tuple(g.to(dt) for g, dt in zip(grads, ctx.dtypes)) + (None, )

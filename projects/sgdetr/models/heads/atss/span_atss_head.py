@@ -85,7 +85,8 @@ class SpanATSSHead(nn.Module):
         """
         cls_logits, deltas, centerness = [], [], []
         for level, mask, scale in zip(levels, level_masks, self.scales):
-            x, m = level.transpose(1, 2), mask[:, None].to(level.dtype)
+            x = level.transpose(1, 2)
+            m = None if mask.all() else mask[:, None].to(level.dtype)
             cls_feat, reg_feat = self.cls_tower(x, m), self.reg_tower(x, m)
             cls_logits.append(masked_conv(self.cls_conv, cls_feat, m)[:, 0])
             deltas.append(scale(masked_conv(self.reg_conv, reg_feat, m)).transpose(1, 2))
