@@ -11,16 +11,16 @@ import os.path as osp
 import time
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import sgdetr  # noqa: F401  (registers every component)
-from sgdetr.apis import use_cpu_collectives
+from sgdetr.apis import build_runner, use_cpu_collectives
 from sgdetr.datasets.synthetic import make_synthetic_dataset
 from sgdetr.evaluation import zip_submission_if_complete
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BRIEF_KEYS = ('MR-full-mAP', 'MR-full-mAP@0.5', 'MR-full-mAP@0.75', 'MR-full-R1@0.5',
-              'MR-full-R1@0.7', 'HL-min-VeryGood-mAP', 'HL-min-VeryGood-Hit1')
+              'MR-full-R1@0.7', 'HL-min-VeryGood-mAP', 'HL-min-VeryGood-Hit1',
+              'fusion/MR-full-mAP', 'fusion/MR-full-R1@0.5')
 
 
 def parse_args():
@@ -31,6 +31,8 @@ def parse_args():
     parser.add_argument('--baseline-config', default=osp.join(
         REPO, 'configs', 'zero_shot', 'zero_shot_synthetic.py'))
     parser.add_argument('--max-epochs', type=int, help='override the demo schedule')
+    parser.add_argument('--fp32', action='store_true',
+                        help='train in float32 (default: bfloat16 mixed precision)')
     return parser.parse_args()
 
 
@@ -62,7 +64,7 @@ def evaluate(cfg, submission_dir, checkpoint=None):
     cfg.load_from = checkpoint
     # Only evaluating: the checkpoint hook (save_best) needs a training run.
     cfg.default_hooks.checkpoint = None
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     val_metrics = runner.val()
     runner.test()
     return val_metrics
@@ -82,7 +84,9 @@ def main():
     cfg = load_config(args.config, args.work_dir, args.data_root, 'sgdetr')
     if args.max_epochs is not None:
         cfg.train_cfg.max_epochs = args.max_epochs
-    runner = Runner.from_cfg(cfg)
+    if not args.fp32:
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'
+    runner = build_runner(cfg)
     runner.train()
     checkpoint = osp.join(cfg.work_dir, f'epoch_{runner.epoch}.pth')
     del runner

@@ -1,14 +1,14 @@
-"""tools/analysis/benchmark.py at toy sizes: it runs, reports the machine,
-and its variants remove what they say they remove."""
+"""tools/analysis/benchmark.py at toy sizes: batches shaped like the data, a report per
+batch size and precision."""
 import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).parents[2]
 TOOL = REPO / 'tools' / 'analysis' / 'benchmark.py'
-NUM_QUERIES = 25  # matching queries of the configs' DETR head
 
 
 @pytest.fixture(scope='module')
@@ -19,38 +19,44 @@ def benchmark_tool():
     return module
 
 
-def test_random_windows_are_disjoint_and_inside(benchmark_tool):
-    import torch
-    generator = torch.Generator().manual_seed(0)
-    for num_clips in (4, 9, 75):
-        for _ in range(50):
-            windows = benchmark_tool.random_windows(num_clips, generator)
-            assert 1 <= len(windows) <= 3
-            for (first, end), (next_first, _) in zip(windows, windows[1:]):
-                assert end <= next_first
-            assert all(0 <= first < end <= num_clips for first, end in windows)
+def test_synthetic_queries_follow_the_statistics(benchmark_tool):
+    rng = np.random.default_rng(0)
+    queries = [benchmark_tool.synthetic_annotation(rng, i) for i in range(400)]
+    counts = [len(q['relevant_windows']) for q in queries]
+    assert 0.55 < np.mean(np.array(counts) == 1) < 0.8 and max(counts) > 3
+    for q in queries:
+        windows = q['relevant_windows']
+        assert all(0 <= s < e <= q['duration'] for s, e in windows)
+        assert all(e <= s2 for (_, e), (s2, _) in zip(windows, windows[1:]))  # disjoint
+        assert len(q['saliency_scores']) == len(q['relevant_clip_ids'])
 
 
-def test_toy_run_reports_every_variant(benchmark_tool, tmp_path, capsys):
+def test_samples_go_through_the_config_pipeline(benchmark_tool):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(str(REPO / 'configs' / 'sgdetr_qvh.py'))
+    init_default_scope('sgdetr')
+    samples = benchmark_tool.make_samples(cfg, None, 3, np.random.default_rng(0))
+    for sample in samples:
+        video = sample['inputs']['video']
+        assert video.shape[1] == 514 and video.shape[0] % 4 == 0  # endpoints, padding
+        assert sample['inputs']['text'].shape[1] == 512
+        assert len(sample['data_samples'].gt_instances) >= 1
+
+
+def test_toy_run_reports_each_batch_size_and_precision(benchmark_tool, tmp_path, capsys):
     out = tmp_path / 'bench.json'
     report = benchmark_tool.main([
-        '--config', str(REPO / 'configs' / 'sgdetr_demo.py'), '--batch-size', '2',
-        '--num-clips', '8', '--num-tokens', '4', '--iters', '1', '--warmup', '0',
-        '--variants', 'no_atss', 'no_denoising', 'detr_only',
-        '--json', str(out)])
+        '--config', str(REPO / 'configs' / 'sgdetr_demo.py'), '--batch-sizes', '2',
+        '--precisions', 'fp32', 'bf16', '--iters', '1', '--warmup', '0', '--infer-batch', '2',
+        '--threads', '1', '--cfg-options', 'model.encoder.embed_dims=16',
+        'model.detr_head.num_queries=5', '--json', str(out)])
     printed = capsys.readouterr().out
     assert 'Measured on this machine' in printed and 'torch ' in printed
-    assert json.loads(out.read_text())['settings'] == report['settings']
-
-    results = report['results']
-    assert list(results) == ['full', 'no_atss', 'no_denoising', 'detr_only']
-    for result in results.values():
-        assert result['train_step_median_s'] > 0
-        assert result['inference_queries_per_s'] > 0
-        # query groups are training-only
-        assert result['decoder_queries_test'] == NUM_QUERIES
-    train_queries = {name: r['decoder_queries_train'] for name, r in results.items()}
-    assert train_queries['detr_only'] == NUM_QUERIES
-    assert train_queries['full'] > train_queries['no_atss'] > NUM_QUERIES
-    assert train_queries['full'] > train_queries['no_denoising'] > NUM_QUERIES
-    assert results['no_atss']['parameters'] < results['full']['parameters']
+    assert json.loads(out.read_text())['results'] == report['results']
+    rows = report['results']
+    assert [(r['batch_size'], r['precision']) for r in rows] == [(2, 'fp32'), (2, 'bf16')]
+    for r in rows:
+        assert r['train_step_median_s'] > 0 and r['inference_queries_per_s'] > 0
+        assert r['train_gflop_per_step'] > 0 and r['peak_rss_gb'] > 0
+        assert r['matmul_peak_gflop_per_s'] > 0

@@ -1,7 +1,7 @@
 from .inferencer import DatasetSplit, MomentInferencer
 from .predictor import MomentPredictor
-from .runtime import (cpu_name, load_tool_config, prepare_distributed,
+from .runtime import (build_runner, cpu_name, load_tool_config, prepare_distributed,
                       use_cpu_collectives)
 
-__all__ = ['MomentPredictor', 'MomentInferencer', 'DatasetSplit', 'cpu_name',
+__all__ = ['MomentPredictor', 'MomentInferencer', 'DatasetSplit', 'build_runner', 'cpu_name',
            'load_tool_config', 'prepare_distributed', 'use_cpu_collectives']
