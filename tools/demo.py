@@ -10,11 +10,13 @@ import json
 import os.path as osp
 import time
 
+import torch
 from mmengine.config import Config
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import build_runner, use_cpu_collectives
 from sgdetr.datasets.synthetic import make_synthetic_dataset
+from sgdetr.engine import bf16_is_fast
 from sgdetr.evaluation import zip_submission_if_complete
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -31,8 +33,9 @@ def parse_args():
     parser.add_argument('--baseline-config', default=osp.join(
         REPO, 'configs', 'zero_shot', 'zero_shot_synthetic.py'))
     parser.add_argument('--max-epochs', type=int, help='override the demo schedule')
-    parser.add_argument('--fp32', action='store_true',
-                        help='train in float32 (default: bfloat16 mixed precision)')
+    parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16'], default='auto',
+                        help='auto: bfloat16 mixed precision where the CPU (AVX-512 BF16, '
+                        'AMX) or GPU computes it natively, else float32')
     return parser.parse_args()
 
 
@@ -84,8 +87,11 @@ def main():
     cfg = load_config(args.config, args.work_dir, args.data_root, 'sgdetr')
     if args.max_epochs is not None:
         cfg.train_cfg.max_epochs = args.max_epochs
-    if not args.fp32:
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.precision == 'bf16' or (args.precision == 'auto' and bf16_is_fast(device)):
         cfg.optim_wrapper.type = 'BF16OptimWrapper'
+    print(f'training precision: {"bf16" if cfg.optim_wrapper.type == "BF16OptimWrapper" else "fp32"}'
+          f' ({device})', flush=True)
     runner = build_runner(cfg)
     runner.train()
     checkpoint = osp.join(cfg.work_dir, f'epoch_{runner.epoch}.pth')

@@ -7,16 +7,19 @@ message naming the file and line (or key). ``--resume`` continues a killed run
 exactly as if it had not stopped (see :class:`sgdetr.engine.SGDETRRunner`).
 """
 import argparse
+import logging
 import os
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
 from sgdetr.apis.runtime import build_runner
 from sgdetr.datasets.errors import DataError
-from sgdetr.engine import CheckpointError, ConfigError
+from sgdetr.engine import CheckpointError, ConfigError, bf16_is_fast
 from sgdetr.evaluation.submission import SubmissionError
 
 #: errors reported as one message, without a traceback
@@ -53,6 +56,11 @@ def build_config(args) -> Config:
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        if not bf16_is_fast(device):
+            print_log(f'--amp: this {device.upper()} computes bfloat16 matrix products by '
+                      'emulation (no AVX-512 BF16 / AMX; GPUs before Ampere): training will '
+                      'be slower than in float32', logger='current', level=logging.WARNING)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs '

@@ -58,7 +58,8 @@ def parse_args(argv=None):
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[32, 64, 128])
     parser.add_argument('--precisions', nargs='+', choices=['fp32', 'bf16'],
-                        default=['fp32', 'bf16'])
+                        help='default: fp32, and bf16 where the CPU computes it natively '
+                        '(emulated bfloat16 is orders of magnitude slower)')
     parser.add_argument('--iters', type=int, default=5, help='timed steps (median reported)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps first')
     parser.add_argument('--annotations', default=None,
@@ -151,15 +152,26 @@ def make_samples(cfg, annotations: Optional[List[dict]], count: int, rng: np.ran
 
 
 # -- worker ---------------------------------------------------------------------
-def matmul_peak(dtype: torch.dtype, size: int = 2048, iters: int = 5) -> float:
-    """GFLOP/s of a square matrix product in ``dtype`` on this machine."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    for _ in range(2):
+def matmul_peak(dtype: torch.dtype, max_size: int = 2048, iters: int = 5,
+                budget_s: float = 0.5) -> float:
+    """GFLOP/s of a square matrix product in ``dtype`` on this machine.
+
+    The size doubles from 256 up to ``max_size`` while one product takes less
+    than ``budget_s`` (emulated bfloat16 can be 100x slower than float32)."""
+    size = 256
+    while True:
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        start = time.perf_counter()
         a @ b
+        once = time.perf_counter() - start
+        if size >= max_size or once > budget_s / 8:
+            break
+        size *= 2
+    reps = max(1, min(iters, int(budget_s / max(once, 1e-9))))
     start = time.perf_counter()
-    for _ in range(iters):
+    for _ in range(reps):
         a @ b
-    return 2 * size**3 * iters / (time.perf_counter() - start) / 1e9
+    return 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
 
 
 def worker(args) -> dict:
@@ -233,7 +245,10 @@ def _literal(text: str):
 # -- driver --------------------------------------------------------------------
 def machine_info() -> dict:
     from sgdetr.apis import cpu_name
+    from sgdetr.engine import bf16_is_fast
     info = dict(cpu=cpu_name(), logical_cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                native_bf16=bf16_is_fast('cpu'),
                 torch=torch.__version__, python=platform.python_version())
     try:
         info['load_average_1min'] = round(os.getloadavg()[0], 2)
@@ -248,6 +263,12 @@ def main(argv=None) -> Dict:
         print(json.dumps(worker(args)))
         return {}
     argv = list(sys.argv[1:] if argv is None else argv)
+    if args.precisions is None:
+        from sgdetr.engine import bf16_is_fast
+        args.precisions = ['fp32', 'bf16'] if bf16_is_fast('cpu') else ['fp32']
+        if 'bf16' not in args.precisions:
+            print('bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX); '
+                  'pass --precisions bf16 to measure the emulation', flush=True)
     results = []
     for batch_size in args.batch_sizes:
         for precision in args.precisions:
@@ -273,6 +294,8 @@ def print_report(report: dict) -> None:
     m, s = report['machine'], report['settings']
     print(f"\nMeasured on this machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, "
           f"torch {m['torch']} ({m['torch_threads']} threads), load {m.get('load_average_1min')}")
+    print(f"CPU kernels: {m.get('cpu_capability')}; native bfloat16 (AVX-512 BF16 / AMX): "
+          f"{'yes' if m.get('native_bf16') else 'no, bf16 is emulated'}")
     print(f"{s['config']}, batches from {s['batches']}, median of {s['iters']} steps\n")
     header = ('batch', 'prec', 'step s', 'samples/s', 'GFLOP/step', 'GFLOP/s', 'peak',
               'infer q/s', 'peak RSS GB')

@@ -50,8 +50,8 @@ class _FeedForwardFunction(torch.autograd.Function):
     """``linear2(dropout(prelu(linear1(x))))``, saving ``x``, the hidden ``h`` and the mask.
 
     The PReLU runs as leaky ReLU with the (single) slope's value, whose kernels
-    are vectorised for every dtype; the mask is applied as a 0 / ``1 / (1 - p)``
-    tensor of the compute dtype.
+    are vectorised for every dtype; the (bool) mask is applied as a 0 /
+    ``1 / (1 - p)`` tensor of the compute dtype.
     """
 
     @staticmethod
@@ -64,19 +64,18 @@ class _FeedForwardFunction(torch.autograd.Function):
         negative_slope = float(slope)
         with torch.autocast(device, enabled=False):
             h = F.linear(x_, w1_, b1_)
-            scale = None
-            if p > 0:
-                scale = keep_mask(h.shape, p, h.device).to(dtype).mul_(1.0 / (1.0 - p))
+            keep = keep_mask(h.shape, p, h.device) if p > 0 else None
             act = F.leaky_relu(h, negative_slope)
-            out = F.linear(act if scale is None else act * scale, w2_, b2_)
-        ctx.negative_slope = negative_slope
-        ctx.save_for_backward(x_, h, scale, w1_, w2_)
+            out = F.linear(act if keep is None else act * _scale(keep, p, dtype), w2_, b2_)
+        ctx.negative_slope, ctx.p = negative_slope, p
+        ctx.save_for_backward(x_, h, keep, w1_, w2_)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, h, scale, w1, w2 = ctx.saved_tensors
+        x, h, keep, w1, w2 = ctx.saved_tensors
         slope = ctx.negative_slope
+        scale = None if keep is None else _scale(keep, ctx.p, h.dtype)
         with torch.autocast(grad_out.device.type, enabled=False):
             grad_out = grad_out.to(h.dtype)
             act = F.leaky_relu(h, slope)
@@ -95,3 +94,7 @@ class _FeedForwardFunction(torch.autograd.Function):
             grad_b1, grad_x = flat_h.sum(0), grad_h @ w1
         grads = (grad_x, grad_w1, grad_b1, grad_slope, grad_w2, grad_b2)
         return tuple(g.to(dt) for g, dt in zip(grads, ctx.dtypes)) + (None, )
+
+
+def _scale(keep: torch.Tensor, p: float, dtype) -> torch.Tensor:
+    return keep.to(dtype).mul_(1.0 / (1.0 - p))
