@@ -11,12 +11,12 @@ from mmengine.runner import Runner
 
 from sgdetr.datasets import (DataError, MomentDataPreprocessor,
                              QVHighlightsDataset)
-from sgdetr.datasets.intervid_mr import (build_intervid_mr,
-                                         clip_caption_similarity,
+from sgdetr.datasets.intervid_mr import (clip_caption_similarity,
                                          load_caption_embedding,
                                          relabel_moment, saliency_grades,
                                          seconds_to_clip_interval,
                                          similarity_threshold, true_runs)
+from sgdetr.datasets.intervid_mr_builder import build_intervid_mr
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'data' / 'make_intervid_mr.py'
@@ -175,12 +175,18 @@ def write_tiny_dataset(root: Path) -> Path:
     for qid in (3, 4, 5):
         np.savez(caption_dir / f'qid{qid}.npz', pooler_output=axis)
     samples = [
-        dict(vid='v1', qid=1, query='a', duration=20, interval=[4, 10]),
-        dict(vid='v2', qid=2, query='b', duration=9.0, interval=[6, 9]),
-        dict(vid='v3', qid=3, query='c', duration=20, interval=[0, 4]),
-        dict(vid='v1', qid=4, query='d', duration=20, interval=[6, 6]),
-        dict(vid='v4', qid=5, query='e', duration=20, interval=[0, 4]),
-        dict(vid='v1', qid=6, query='f', duration=20, interval=[0, 4]),
+        dict(vid='v1', qid=1, query='a man plays the guitar', duration=20,
+             interval=[4, 10]),
+        dict(vid='v2', qid=2, query='a dog runs on the beach', duration=9.0,
+             interval=[6, 9]),
+        dict(vid='v3', qid=3, query='a woman is cooking pasta', duration=20,
+             interval=[0, 4]),
+        dict(vid='v1', qid=4, query='the crowd is cheering', duration=20,
+             interval=[6, 6]),
+        dict(vid='v4', qid=5, query='a car drives at night', duration=20,
+             interval=[0, 4]),
+        dict(vid='v1', qid=6, query='a boy climbs a tree', duration=20,
+             interval=[0, 4]),
     ]
     raw = root / 'raw.jsonl'
     raw.write_text(''.join(json.dumps(s) + '\n' for s in samples))
@@ -229,11 +235,15 @@ def test_builder_rejects_captions_outside_the_video_space(tmp_path):
 def test_command_line_end_to_end(tmp_path, capsys):
     raw = write_tiny_dataset(tmp_path)
     out = tmp_path / 'out' / 'intervid_mr.jsonl'
+    segments = tmp_path / 'segments'
     args = ['--input', str(raw), '--video-dir', str(tmp_path / 'video'),
-            '--caption-dir', str(tmp_path / 'caption'), '--out', str(out)]
+            '--caption-dir', str(tmp_path / 'caption'), '--out', str(out),
+            '--segment-dir', str(segments)]
     assert load_tool().main(args) == 0
     report = capsys.readouterr().out
     assert 'samples in: 6, written: 2, skipped: 4' in report
+    assert ('caption filter removed: too_short 0, stop_words_only 0, '
+            'duplicate_in_video 0\n') in report
     assert 'windows per sample: 2.00' in report
     assert 'grade histogram' in report and '4: 1 (14.3%)' in report
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temp
@@ -245,6 +255,17 @@ def test_command_line_end_to_end(tmp_path, capsys):
                                [[0., .1], [.2, .5], [.7, .9]])
     assert sample.gt_saliency.shape == (10, 3)
     assert sample.gt_saliency[:, 0].tolist() == [4, 0, 2, 2, 2, 0, 0, 2, 2, 0]
+    # Short videos are kept whole: their whole clips are the segment, the
+    # 9 s video has 4 (8 s).
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(line['vid'], line['duration']) for line in lines] == [
+        ('v1_0.0_20.0', 20.0), ('v2_0.0_8.0', 8.0)]
+    assert sorted(p.name for p in segments.iterdir()) == [
+        'v1_0.0_20.0.npz', 'v2_0.0_8.0.npz']
+    with np.load(segments / 'v2_0.0_8.0.npz') as npz:
+        np.testing.assert_array_equal(
+            npz['features'],
+            np.load(tmp_path / 'video' / 'v2.npz')['features'][:4])
 
 
 def test_pretrain_and_finetune_configs():
@@ -270,7 +291,9 @@ def test_pretrain_and_finetune_configs():
 def test_command_line_on_the_synthetic_layout(synthetic_root, tmp_path,
                                               capsys):
     out = tmp_path / 'intervid_mr.jsonl'
+    segments = tmp_path / 'segments'  # not in the shared synthetic root
     assert load_tool().main(['--demo-from-synthetic', str(synthetic_root),
+                             '--segment-dir', str(segments),
                              '--out', str(out)]) == 0
     assert 'planted windows found' in capsys.readouterr().out
     # The pretrain config trains on it as on any QVHighlights split.
@@ -278,7 +301,8 @@ def test_command_line_on_the_synthetic_layout(synthetic_root, tmp_path,
     loader_cfg.update(num_workers=0, persistent_workers=False, batch_size=4)
     loader_cfg.dataset.update(
         data_root=str(synthetic_root), ann_file=str(out), feature_layout='npz',
-        video_feat_dirs=['features/video'], text_feat_dir='features/text',
+        video_feat_dirs=[str(segments)],
+        text_feat_dir='features/text',
         video_dim=32, text_dim=32)
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     assert len(loader.dataset) == 40

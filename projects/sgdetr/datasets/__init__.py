@@ -8,8 +8,9 @@ from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
                              QVHighlightsDataset, TACoSDataset, TVSumDataset,
                              YouTubeHighlightsDataset)
 from .synthetic import make_synthetic_dataset
-from .intervid_mr import (build_intervid_mr, clip_caption_similarity, relabel_moment,
-                          saliency_grades, similarity_threshold)
+from .intervid_mr import (clip_caption_similarity, relabel_moment, saliency_grades,
+                          similarity_threshold)
+from .intervid_mr_builder import build_intervid_mr
 from .transforms import (AppendTemporalEndpoints, BuildMomentTargets, PackMomentInputs,
                          PadClips, TruncateFeatures, binary_saliency_from_windows,
                          sample_saliency_pairs)

@@ -14,11 +14,12 @@ similarity of every clip to the caption, in one aligned video-text space:
 4. Every positive clip gets a grade 1..4 from ``mu +- 1.5 sigma`` of the
    positive clips' scores (eq. 18): :func:`saliency_grades`.
 
-:func:`relabel_moment` does 2-4 for one sample and :func:`build_intervid_mr`
-turns a list of raw samples plus feature files into annotation lines of the
-QVHighlights release format, so the result trains with
-:class:`~sgdetr.datasets.QVHighlightsDataset` like any QVHighlights split
-(command line: ``tools/data/make_intervid_mr.py``).
+:func:`relabel_moment` does 2-4 for one sample and :func:`segment_window`
+places the segment of at most 150 s a sample is trimmed to.  The builder of
+whole annotation files (caption filter, trimming, feature files, summary) is
+:mod:`.intervid_mr_builder`; its lines are in the QVHighlights release
+format, so the result trains with :class:`~sgdetr.datasets.QVHighlightsDataset`
+like any QVHighlights split (command line: ``tools/data/make_intervid_mr.py``).
 
 Conventions (where the paper leaves a choice open):
 
@@ -34,10 +35,15 @@ Conventions (where the paper leaves a choice open):
   ``S >= S_min`` there: the interval and every clip scoring at least as high
   are positive.
 - The grades of eq. 18 use ``mu``, ``sigma`` of the clips of the *new*
-  positive windows (the clips being graded), with the intervals exactly as
-  written: ``(mu + 1.5 sigma, S_max]`` -> 4, ``(mu, mu + 1.5 sigma]`` -> 3,
-  ``(mu - 1.5 sigma, mu]`` -> 2, ``[S_min, mu - 1.5 sigma]`` -> 1.  Equal
-  scores (``sigma = 0``) all fall in the closed interval of grade 1.
+  positive windows (the clips being graded; ``grade_stats='positives'``),
+  with the intervals exactly as written: ``(mu + 1.5 sigma, S_max]`` -> 4,
+  ``(mu, mu + 1.5 sigma]`` -> 3, ``(mu - 1.5 sigma, mu]`` -> 2,
+  ``[S_min, mu - 1.5 sigma]`` -> 1.  Equal scores (``sigma = 0``) all fall
+  in the closed interval of grade 1.  Only with these statistics do the four
+  intervals cover every graded clip: S_max is the largest graded score.
+  ``grade_stats='annotated'`` takes ``mu``, ``sigma`` of S_pos (the clips of
+  the annotated interval, as eq. 17) instead; a positive clip scoring above
+  ``max(S_pos)`` then gets grade 4.
 - QVHighlights has 3 annotators per clip; the single grade is repeated 3
   times (``saliency_scores: [[g, g, g], ...]``), so every metric and loss
   that averages or thresholds annotators sees the grade itself.
@@ -47,20 +53,27 @@ Conventions (where the paper leaves a choice open):
 - Only the whole clips of a video, ``int(duration / clip_len)``, are
   relabelled: the official QVHighlights evaluation counts no partial last
   clip, so windows and clip ids never reach past the duration.
+- Segments (the paper: "no longer than 150 seconds ... created by trimming
+  the original videos around the time intervals associated with the
+  captions"): a video of more than ``max_clips`` whole clips is cut to
+  exactly ``max_clips`` clips (75 x 2 s = 150 s, the length of every
+  QVHighlights video) that contain the whole annotated interval.  Where the
+  segment starts is drawn uniformly among the clip-aligned positions that
+  contain the interval, from a generator seeded by ``(seed, qid)``: a
+  rebuild gives the same segments, and the annotated moment lands anywhere
+  in the segment, not always in its middle (a centred segment would teach
+  the model that moments sit mid-video).  ``placement='centre'`` centres it
+  instead (moved inwards at the video's ends).  A shorter video is kept
+  whole.
 """
-import math
-import os
-import os.path as osp
+import hashlib
 import zipfile
-from collections import Counter
-from functools import lru_cache
-from numbers import Real
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from .errors import DataError
-from .features import LAYOUTS, l2_normalize, read_npz_array
+from .features import l2_normalize, read_npz_array
 from .transforms import binary_saliency_from_windows
 
 #: QVHighlights annotators per clip; the one grade is written this many times.
@@ -73,13 +86,10 @@ GRADE_STDS = 1.5
 #: embedding, else the mean of the (N, D) token features.
 CAPTION_POOLED_KEY = 'pooler_output'
 CAPTION_TOKENS_KEY = 'last_hidden_state'
-#: keys of a raw sample (one line of the input JSONL).
-RAW_SAMPLE_KEYS = ('vid', 'qid', 'query', 'duration', 'interval')
-#: why :func:`build_intervid_mr` may leave a sample out, in report order.
-SKIP_REASONS = ('missing_video_features', 'missing_caption_features',
-                'unreadable_features', 'duplicate_qid', 'empty_interval',
-                'video_too_short', 'length_mismatch',
-                'interval_outside_video')
+#: eq. 18 statistics: of the graded clips, or of the annotated interval.
+GRADE_STATS = ('positives', 'annotated')
+#: segment placements of :func:`segment_window`.
+PLACEMENTS = ('random', 'centre')
 
 
 def clip_caption_similarity(video: np.ndarray,
@@ -143,42 +153,55 @@ def true_runs(mask: np.ndarray) -> np.ndarray:
     return edges.reshape(-1, 2).astype(np.int64)
 
 
-def saliency_grades(scores: np.ndarray) -> np.ndarray:
+def saliency_grades(scores: np.ndarray,
+                    reference: Optional[np.ndarray] = None) -> np.ndarray:
     """Grade 1..4 of every positive clip by eq. 18.
 
-    ``mu``, ``sigma`` are the mean and (population) std of ``scores``: 4 on
-    ``(mu + 1.5 sigma, S_max]``, 3 on ``(mu, mu + 1.5 sigma]``, 2 on
-    ``(mu - 1.5 sigma, mu]``, 1 on ``[S_min, mu - 1.5 sigma]`` (every score
-    lies at or above S_min, being positive).
+    ``mu``, ``sigma`` are the mean and (population) std of ``reference``
+    (default: ``scores`` themselves): 4 on ``(mu + 1.5 sigma, S_max]``, 3 on
+    ``(mu, mu + 1.5 sigma]``, 2 on ``(mu - 1.5 sigma, mu]``, 1 on
+    ``[S_min, mu - 1.5 sigma]`` (every score lies at or above S_min, being
+    positive; a score above ``max(reference)`` gets 4).
 
     Args:
         scores: (P,) similarity of the P positive clips, P >= 1.
+        reference: (R,) scores whose statistics set the boundaries, R >= 1.
 
     Returns:
-        (P,) int64 in 1..4; all 1 when the scores are all equal (sigma = 0:
-        only the closed interval of grade 1 holds mu).
+        (P,) int64 in 1..4; with equal reference scores (sigma = 0) every
+        score at most their value gets 1 (only the closed interval of grade
+        1 holds mu), every higher one 4.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if scores.ndim != 1 or scores.size == 0:
-        raise ValueError(f'need (P,) scores with P >= 1, got {scores.shape}')
-    if _is_constant(scores):
-        return np.ones(scores.shape, dtype=np.int64)
-    mu, sigma = scores.mean(), scores.std()
+    reference = scores if reference is None else np.asarray(
+        reference, dtype=np.float64)
+    for name, values in (('(P,) scores', scores),
+                         ('(R,) reference', reference)):
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f'need {name} with at least one value, got '
+                             f'shape {values.shape}')
+    if _is_constant(reference):
+        mu, sigma = reference[0], 0.0
+    else:
+        mu, sigma = reference.mean(), reference.std()
     # Each strict comparison passes one left-open boundary of eq. 18.
     return (1 + (scores > mu - GRADE_STDS * sigma).astype(np.int64)
             + (scores > mu) + (scores > mu + GRADE_STDS * sigma))
 
 
 def relabel_moment(similarity: np.ndarray, interval: Tuple[int, int],
-                   clip_len: float = 2.0) -> Dict[str, list]:
+                   clip_len: float = 2.0,
+                   grade_stats: str = 'positives') -> Dict[str, list]:
     """New MR windows and HD grades of one sample from its clip similarity.
 
     Args:
         similarity: (L,) clip-caption similarity of the clips to label (the
-            whole clips of the video).
+            whole clips of the video or segment).
         interval: ``[start, end)`` clip indices of the annotated interval,
             ``0 <= start < end <= L``.
         clip_len: seconds per clip.
+        grade_stats: ``'positives'`` (eq. 18 statistics of the new positive
+            clips) or ``'annotated'`` (of S_pos); see the module doc.
 
     Returns:
         JSON-ready QVHighlights fields (see the module doc for the rules):
@@ -189,6 +212,9 @@ def relabel_moment(similarity: np.ndarray, interval: Tuple[int, int],
         - ``saliency_scores``: (P, 3) list of int, the eq. 18 grade of each
           positive clip, once per QVHighlights annotator.
     """
+    if grade_stats not in GRADE_STATS:
+        raise ValueError(f'grade_stats must be one of {GRADE_STATS}, got '
+                         f'{grade_stats!r}')
     similarity = np.asarray(similarity, dtype=np.float64)
     if similarity.ndim != 1:
         raise ValueError(f'need (L,) similarity, got {similarity.shape}')
@@ -199,12 +225,62 @@ def relabel_moment(similarity: np.ndarray, interval: Tuple[int, int],
     else:
         positive = similarity > threshold
     clip_ids = np.flatnonzero(positive)
-    grades = saliency_grades(similarity[clip_ids])
+    reference = (similarity[start:end] if grade_stats == 'annotated'
+                 else None)
+    grades = saliency_grades(similarity[clip_ids], reference)
     return dict(
         relevant_windows=(true_runs(positive) * float(clip_len)).tolist(),
         relevant_clip_ids=clip_ids.tolist(),
         saliency_scores=np.repeat(grades[:, None], NUM_ANNOTATORS,
                                   axis=1).tolist())
+
+
+def segment_window(num_clips: int, interval: Tuple[int, int],
+                   max_clips: int, placement: str = 'random',
+                   seed: int = 0, qid=None) -> Tuple[int, int]:
+    """``[start, end)`` clips of the segment a sample is trimmed to.
+
+    Args:
+        num_clips: L, the whole clips of the video.
+        interval: ``[start, end)`` clips of the annotated interval, at most
+            ``max_clips`` long.
+        max_clips: the longest segment (75 for 150 s of 2 s clips).
+        placement: ``'random'`` (start drawn from ``(seed, qid)``) or
+            ``'centre'``; see the module doc.
+        seed, qid: the draw of ``'random'``: a function of both only.
+
+    Returns:
+        ``(0, L)`` when ``L <= max_clips``; else a window of exactly
+        ``max_clips`` clips inside ``[0, L)`` that contains the interval.
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f'placement must be one of {PLACEMENTS}, got '
+                         f'{placement!r}')
+    start, end = _check_interval(interval, num_clips)
+    if max_clips < end - start:
+        raise ValueError(f'interval [{start}, {end}) is longer than the '
+                         f'{max_clips}-clip segment')
+    if num_clips <= max_clips:
+        return 0, num_clips
+    # Every start in [lowest, highest] keeps the interval and the video's
+    # ends inside the segment.
+    lowest, highest = max(0, end - max_clips), min(start,
+                                                   num_clips - max_clips)
+    if placement == 'centre':
+        first = int(np.clip(np.floor((start + end - max_clips) / 2 + 0.5),
+                            lowest, highest))
+    else:
+        first = lowest + int(_sample_rng(seed, qid).integers(
+            highest - lowest + 1))
+    return first, first + max_clips
+
+
+def _sample_rng(seed: int, qid) -> np.random.Generator:
+    """A generator of ``(seed, qid)`` alone (``hash()`` of a str is salted
+    per process, so it would not give the same segments on a rebuild)."""
+    key = hashlib.blake2b(f'{int(seed)}/{qid!r}'.encode('utf-8'),
+                          digest_size=8).digest()
+    return np.random.default_rng(int.from_bytes(key, 'little'))
 
 
 def seconds_to_clip_interval(interval: Tuple[float, float], clip_len: float,
@@ -268,159 +344,6 @@ def load_caption_embedding(path: str) -> np.ndarray:
     return pooled.astype(np.float32)
 
 
-def build_intervid_mr(samples: Iterable[dict],
-                      video_dir: str,
-                      caption_dir: str,
-                      clip_len: float = 2.0,
-                      length_tolerance: Optional[float] = 0.1,
-                      ) -> Tuple[List[dict], dict]:
-    """Relabel raw caption samples into QVHighlights-format annotation lines.
-
-    Args:
-        samples: dicts with ``vid`` (str), ``qid`` (int or str), ``query``
-            (str), ``duration`` (seconds) and ``interval`` ``[start, end]``
-            (seconds), the one annotated interval of the caption.
-        video_dir: ``{vid}.npz`` with key ``features`` (L, D).
-        caption_dir: ``qid{qid}.npz`` with ``pooler_output`` (D,) or
-            ``last_hidden_state`` (N, D) (token mean), in the video space.
-        clip_len: seconds per clip of the video features.
-        length_tolerance: a sample whose feature length L differs from
-            ``duration / clip_len`` by more than this fraction (and more
-            than 2 clips) is skipped: the dataset would reject it with the
-            same default rule.  ``None`` keeps every length.
-
-    Returns:
-        ``(lines, summary)``: ``lines`` are dicts with ``qid, query,
-        duration, vid, relevant_clip_ids, saliency_scores,
-        relevant_windows``; ``summary`` (see
-        :func:`format_intervid_mr_summary`) holds ``num_samples``,
-        ``num_written``, ``skipped`` (reason -> count, reasons of
-        ``SKIP_REASONS``), ``skip_examples`` (reason -> first message),
-        ``num_windows``, ``num_positive_clips``, ``num_clips`` and
-        ``grade_histogram`` (4 counts of grades 1..4 over positive clips).
-
-    Raises:
-        DataError: a sample lacks a key or has a malformed value, or the
-            caption and video embeddings differ in dim (they must share one
-            space).
-    """
-    if not clip_len > 0:
-        raise ValueError(f'clip_len must be positive, got {clip_len}')
-    video_files = _list_dir(video_dir)
-    caption_files = _list_dir(caption_dir)
-    # Several captions may share a video: keep the recent ones in memory.
-    @lru_cache(maxsize=16)
-    def load_video(path: str) -> np.ndarray:
-        return read_npz_array(path, LAYOUTS['npz'][1])
-
-    lines, seen_qids = [], set()
-    skipped, skip_examples = Counter(), {}
-    grade_histogram = np.zeros(4, dtype=np.int64)
-    totals = Counter()
-    num_samples = 0
-
-    def skip(reason: str, message: str) -> None:
-        skipped[reason] += 1
-        skip_examples.setdefault(reason, message)
-
-    for index, sample in enumerate(samples):
-        num_samples += 1
-        vid, qid, query, duration, (start_s, end_s) = _check_sample(sample,
-                                                                    index)
-        where = f'sample {index} (qid={qid!r}, vid={vid!r})'
-        video_name, caption_name = f'{vid}.npz', f'qid{qid}.npz'
-        if video_name not in video_files:
-            skip('missing_video_features',
-                 f'{where}: no {osp.join(video_dir, video_name)}')
-            continue
-        if caption_name not in caption_files:
-            skip('missing_caption_features',
-                 f'{where}: no {osp.join(caption_dir, caption_name)}')
-            continue
-        if qid in seen_qids:
-            skip('duplicate_qid', f'{where}: qid already written')
-            continue
-        if not end_s > start_s:
-            skip('empty_interval', f'{where}: interval [{start_s:g}, '
-                 f'{end_s:g}] has end <= start')
-            continue
-        try:
-            video = load_video(osp.join(video_dir, video_name))
-            caption = load_caption_embedding(
-                osp.join(caption_dir, caption_name))
-        except DataError as error:
-            skip('unreadable_features', f'{where}: {error}')
-            continue
-        if caption.shape[0] != video.shape[1]:
-            raise DataError(
-                f'{where}: caption embedding dim {caption.shape[0]} differs '
-                f'from the video feature dim {video.shape[1]}; relabelling '
-                f'needs both in one aligned space (e.g. the projected '
-                f'embeddings of one video-text model)')
-        expected_clips = duration / clip_len
-        if length_tolerance is not None and abs(len(video) - expected_clips) \
-                > max(2.0, length_tolerance * expected_clips):
-            skip('length_mismatch', f'{where}: {len(video)} clips but '
-                 f'duration {duration:g} s implies {expected_clips:.1f}')
-            continue
-        # Whole clips only (see the module doc).
-        num_clips = min(len(video), int(duration / clip_len))
-        if num_clips == 0:
-            skip('video_too_short', f'{where}: duration {duration:g} s is '
-                 f'shorter than one {clip_len:g} s clip')
-            continue
-        interval = seconds_to_clip_interval((start_s, end_s), clip_len,
-                                            num_clips)
-        if interval is None:
-            skip('interval_outside_video', f'{where}: interval [{start_s:g}'
-                 f', {end_s:g}] overlaps none of the {num_clips} whole '
-                 f'clips')
-            continue
-        similarity = clip_caption_similarity(video[:num_clips], caption)
-        labels = relabel_moment(similarity, interval, clip_len)
-        seen_qids.add(qid)
-        lines.append(dict(qid=qid, query=query, duration=duration, vid=vid,
-                          relevant_clip_ids=labels['relevant_clip_ids'],
-                          saliency_scores=labels['saliency_scores'],
-                          relevant_windows=labels['relevant_windows']))
-        grades = np.asarray(labels['saliency_scores'], dtype=np.int64)[:, 0]
-        grade_histogram += np.bincount(grades - 1, minlength=4)
-        totals.update(windows=len(labels['relevant_windows']),
-                      positive_clips=len(grades), clips=num_clips)
-
-    summary = dict(num_samples=num_samples, num_written=len(lines),
-                   skipped={r: skipped[r] for r in SKIP_REASONS
-                            if skipped[r]},
-                   skip_examples=skip_examples,
-                   num_windows=totals['windows'],
-                   num_positive_clips=totals['positive_clips'],
-                   num_clips=totals['clips'],
-                   grade_histogram=grade_histogram.tolist())
-    return lines, summary
-
-
-def format_intervid_mr_summary(summary: dict) -> str:
-    """Human-readable report of a :func:`build_intervid_mr` summary."""
-    written = summary['num_written']
-    report = [f'samples in: {summary["num_samples"]}, written: {written}, '
-              f'skipped: {summary["num_samples"] - written}']
-    for reason, count in summary['skipped'].items():
-        report.append(f'  skipped {count} x {reason} (first: '
-                      f'{summary["skip_examples"][reason]})')
-    if written:
-        positive = summary['num_positive_clips']
-        report.append(
-            f'windows per sample: {summary["num_windows"] / written:.2f}; '
-            f'positive clips per sample: {positive / written:.1f} '
-            f'({positive / max(1, summary["num_clips"]):.1%} of the clips)')
-        histogram = summary['grade_histogram']
-        total = max(1, sum(histogram))
-        report.append('grade histogram (positive clips): ' + ', '.join(
-            f'{grade}: {count} ({count / total:.1%})'
-            for grade, count in enumerate(histogram, start=1)))
-    return '\n'.join(report)
-
-
 def _check_interval(interval, length: int) -> Tuple[int, int]:
     start, end = (int(v) for v in interval)
     if not 0 <= start < end <= length:
@@ -429,42 +352,3 @@ def _check_interval(interval, length: int) -> Tuple[int, int]:
     return start, end
 
 
-def _check_sample(sample: dict, index: int):
-    """``(vid, qid, query, duration, (start, end))`` of one raw sample."""
-    if not isinstance(sample, dict):
-        raise DataError(f'sample {index}: expected a dict, got '
-                        f'{type(sample).__name__}')
-    missing = [key for key in RAW_SAMPLE_KEYS if sample.get(key) is None]
-    if missing:
-        raise DataError(f'sample {index}: missing key(s) {missing} (has '
-                        f'{sorted(sample)})')
-    vid, qid, query, duration, interval = (sample[key]
-                                           for key in RAW_SAMPLE_KEYS)
-    where = f'sample {index} (qid={qid!r})'
-    if not isinstance(vid, str) or not vid:
-        raise DataError(f'{where}: `vid` must be a non-empty string')
-    if not isinstance(qid, (int, str)) or isinstance(qid, bool):
-        raise DataError(f'{where}: `qid` must be an int or a string')
-    if not isinstance(query, str):
-        raise DataError(f'{where}: `query` must be a string')
-    if not _is_finite_number(duration) or duration <= 0:
-        raise DataError(f'{where}: `duration` must be a positive number of '
-                        f'seconds, got {duration!r}')
-    if (not isinstance(interval, (list, tuple)) or len(interval) != 2
-            or not all(_is_finite_number(v) for v in interval)):
-        raise DataError(f'{where}: `interval` must be [start, end] in '
-                        f'seconds, got {interval!r}')
-    return vid, qid, query, float(duration), (float(interval[0]),
-                                              float(interval[1]))
-
-
-def _is_finite_number(value) -> bool:
-    return (isinstance(value, Real) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _list_dir(directory: str) -> set:
-    """File names in ``directory``: one listing instead of a stat per file."""
-    if not osp.isdir(directory):
-        raise DataError(f'{directory}: feature directory not found')
-    return set(os.listdir(directory))
