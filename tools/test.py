@@ -1,12 +1,21 @@
 """Evaluate a model and write benchmark submissions.
 
-``python tools/test.py CONFIG [CKPT] [--submission-dir D] [--out preds.pkl]``
+``python tools/test.py CONFIG [CKPT] [--submission-dir D] [--out preds.pkl] [--ann-file F]``
 
 The flags follow ``mmdet/tools/test.py``. Without a checkpoint the model is
 evaluated as built (parameter-free baselines need none). ``--submission-dir``
 makes every evaluator that supports it write its official submission file
 (``hl_val_submission.jsonl`` / ``hl_test_submission.jsonl``) there, and the
 pair is zipped for the QVHighlights server when both exist.
+
+``--ann-file`` reads the split from another annotation file, for the dataset
+and every evaluator alike. A split whose file carries ground truth is scored
+(and its submission still written when asked); one without it only gets the
+submission. The QVHighlights test ground truth (``highlight_test_with_gt.jsonl``
+of the Moment-DETR repository) is scored locally so::
+
+    python tools/test.py CONFIG CKPT --split test \
+        --ann-file data/qvhighlights/annotations/highlight_test_with_gt.jsonl
 
 The checkpoint must fit the model exactly (a missing, unexpected or
 mis-shaped tensor is an error listing them all), and a model with weights
@@ -16,6 +25,7 @@ problem ends the run with exit status 1 and a message, nothing written.
 """
 import argparse
 import os
+import os.path as osp
 import sys
 
 from mmengine.config import Config, ConfigDict, DictAction
@@ -43,6 +53,9 @@ def parse_args(argv=None):
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='run the test loop on the test split (default) or '
                         'on the validation split')
+    parser.add_argument('--ann-file',
+                        help='annotation file of the split, instead of the '
+                        "config's (dataset and evaluators)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -60,6 +73,23 @@ def _evaluators(evaluator_cfg):
     return [evaluator_cfg]
 
 
+def use_annotation_file(cfg: Config, path: str) -> None:
+    """Read the test loop's split from ``path``: the dataset and every
+    evaluator that names an annotation file (absolute, so that the dataset's
+    ``data_root`` is not prepended)."""
+    if not osp.isfile(path):
+        raise ConfigError(f'--ann-file {path}: no such file')
+    path = osp.abspath(path)
+    dataset = cfg.test_dataloader.dataset
+    if 'ann_file' not in dataset:
+        raise ConfigError(f'--ann-file: the test dataset ({dataset.get("type")}) '
+                          'takes no ann_file')
+    dataset.ann_file = path
+    for evaluator in _evaluators(cfg.test_evaluator):
+        if 'ann_file' in evaluator:
+            evaluator['ann_file'] = path
+
+
 def build_config(args) -> Config:
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     # dist_test.sh passes 'none' for parameter-free models.
@@ -67,6 +97,8 @@ def build_config(args) -> Config:
     if args.split == 'val':
         cfg.test_dataloader = cfg.val_dataloader
         cfg.test_evaluator = cfg.val_evaluator
+    if args.ann_file is not None:
+        use_annotation_file(cfg, args.ann_file)
     if args.submission_dir is not None:
         for evaluator in _evaluators(cfg.test_evaluator):
             evaluator['submission_dir'] = args.submission_dir

@@ -15,10 +15,10 @@ import os.path as osp
 import time
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import sgdetr  # noqa: F401
 from sgdetr.apis import use_cpu_collectives
+from sgdetr.apis.experiments import train_run
 from sgdetr.datasets.synthetic import make_synthetic_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -67,8 +67,7 @@ def main():
         if args.max_epochs:
             cfg.train_cfg.max_epochs = args.max_epochs
         start = time.time()
-        runner = Runner.from_cfg(cfg)
-        runner.train()
+        runner = train_run(cfg)
         metrics = runner.val()
         rows[name] = dict({k: metrics.get(k) for k in KEYS},
                           train_minutes=round((time.time() - start) / 60, 1))

@@ -1,7 +1,11 @@
 # QVHighlights (Lei et al., 2021): 2 s clips, 150 s videos (75 clips),
 # windows + per-clip saliency of 3 annotators in train/val. The test ground
 # truth was released with the closing of the benchmark server
-# (highlight_test_with_gt.jsonl in the Moment-DETR repository, data/).
+# (highlight_test_with_gt.jsonl in the Moment-DETR repository, data/). The
+# test split below is the release without it (submission only); to score the
+# test split locally, with the submission still written when asked:
+#   python tools/test.py CONFIG CKPT --split test \
+#       --ann-file data/qvhighlights/annotations/highlight_test_with_gt.jsonl
 #
 # Expected layout (paths relative to the working directory), the layout of the
 # SG-DETR release (InternVideo2-1B, `feature_layout='released'`):
@@ -10,7 +14,8 @@
 #   |-- annotations/
 #   |   |-- highlight_train_release.jsonl
 #   |   |-- highlight_val_release.jsonl
-#   |   `-- highlight_test_release.jsonl
+#   |   |-- highlight_test_release.jsonl
+#   |   `-- highlight_test_with_gt.jsonl     (optional: the test ground truth)
 #   `-- features/
 #       |-- internvideo2_video/{vid}.pt      torch tensor   (L, 512)
 #       `-- internvideo2_text/{qid}.npz      'features'     (N, 512)
