@@ -2,6 +2,7 @@
 from .annotations import parse_annotation, read_jsonl
 from .data_preprocessor import MomentDataPreprocessor, pad_sequences
 from .errors import DataError
+from .highlight_targets import HighlightSaliencyTargets
 from .features import (LAYOUTS, FeatureStore, combine_video_sources, l2_normalize,
                        read_npz_array, read_pt_array)
 from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
@@ -22,7 +23,7 @@ __all__ = [
     'TruncateFeatures', 'AppendTemporalEndpoints', 'PadClips', 'BuildMomentTargets',
     'PackMomentInputs', 'FeatureStore', 'LAYOUTS', 'combine_video_sources', 'read_npz_array', 'read_pt_array',
     'l2_normalize', 'read_jsonl', 'parse_annotation', 'binary_saliency_from_windows',
-    'sample_saliency_pairs',
+    'sample_saliency_pairs', 'HighlightSaliencyTargets',
     'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',
     'relabel_moment', 'saliency_grades', 'similarity_threshold'
 ]

@@ -362,11 +362,37 @@ class _HighlightDataset(MomentRetrievalDataset):
     Their features are extracted one per annotated segment, so the clip
     length defaults to ``duration / len(label)`` and saliency row i is clip i.
     The label is needed in every split (evaluation reads it too).
+
+    Args:
+        domains: keep only the samples of these domains (the benchmarks
+            train and evaluate one domain at a time); None keeps all.  A
+            domain that no line of ``ann_file`` has is an error, and so is a
+            line without ``domain`` when domains are asked for.
     """
     TARGET_KEYS = ('label', )
 
-    def __init__(self, *args, clip_len: Optional[float] = None, **kwargs):
+    def __init__(self, *args, clip_len: Optional[float] = None,
+                 domains: Optional[Sequence[str]] = None, **kwargs):
+        if isinstance(domains, str):
+            domains = [domains]
+        # set before BaseDataset's __init__, which filters the data
+        self.domains = None if domains is None else tuple(domains)
         super().__init__(*args, clip_len=clip_len, **kwargs)
+
+    def filter_data(self) -> List[dict]:
+        if self.domains is None:
+            return self.data_list
+        for record in self.data_list:
+            if 'domain' not in record:
+                raise DataError(f'{self.ann_file}:{record["line"]} (qid='
+                                f'{record["qid"]!r}) has no `domain`, but '
+                                f'domains={list(self.domains)} were asked for')
+        present = sorted({record['domain'] for record in self.data_list})
+        missing = [domain for domain in self.domains if domain not in present]
+        if missing:
+            raise DataError(f'{self.ann_file}: no sample of domain(s) {missing}; '
+                            f'the file has {present}')
+        return [r for r in self.data_list if r['domain'] in self.domains]
 
     def _check_record(self, record: dict, where: str) -> None:
         super()._check_record(record, where)

@@ -56,6 +56,19 @@ class HighlightMAPMetric(BaseSubmissionMetric):
     def _is_scored(self, raw: dict) -> bool:
         return self.domains is None or raw.get('domain') in self.domains
 
+    def check_ground_truth(self):
+        """:meth:`BaseSubmissionMetric.check_ground_truth`, and every domain
+        asked for present in ``ann_file`` (else nothing would be scored)."""
+        coverage = super().check_ground_truth()
+        if self.domains is not None:
+            from sgdetr.datasets.errors import DataError
+            present = {a.get('domain') for a in super().annotations}
+            missing = sorted(self.domains - present)
+            if missing:
+                raise DataError(f'{self.ann_file}: no query of domain(s) {missing}; the '
+                                f'file has {sorted(map(str, present - {None}))}')
+        return coverage
+
     def has_ground_truth(self) -> bool:
         return self.check_ground_truth()['highlight detection']
 

@@ -49,7 +49,9 @@ class SGDETR(BaseModel):
         saliency_loss, alignment_loss, moment_clip_loss: loss configs.
         predict_with: the spans ``predict`` returns as ``pred_instances``:
             ``'detr'`` (the released output), ``'fusion'`` (DETR and ATSS
-            spans merged by weighted span fusion) or ``'atss'``.
+            spans merged by weighted span fusion) or ``'atss'``; None for
+            highlight detection only (no windows, ``pred_saliency`` alone),
+            the setting of a model without span heads.
         extra_outputs: further heads' spans, as ``pred_instances_<name>``
             (evaluated alongside, e.g. ``('fusion',)``).
         postprocess: window rules (``round_to`` / ``min_length`` seconds,
@@ -65,7 +67,7 @@ class SGDETR(BaseModel):
                  saliency_loss: Optional[dict] = dict(type='SaliencyLoss'),
                  alignment_loss: Optional[dict] = dict(type='MomentSentenceAlignmentLoss'),
                  moment_clip_loss: Optional[dict] = dict(type='MomentClipLoss'),
-                 predict_with: str = 'detr', extra_outputs: Sequence[str] = (),
+                 predict_with: Optional[str] = 'detr', extra_outputs: Sequence[str] = (),
                  postprocess: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
@@ -82,7 +84,10 @@ class SGDETR(BaseModel):
         self.alignment_loss = build(alignment_loss)
         self.moment_clip_loss = build(moment_clip_loss)
         self.postprocess = {**DEFAULT_POSTPROCESS, **(postprocess or {})}
-        for name in (predict_with, *extra_outputs):
+        if predict_with is None and extra_outputs:
+            raise ValueError(f'extra_outputs={tuple(extra_outputs)} need spans, but '
+                             'predict_with=None predicts saliency only')
+        for name in () if predict_with is None else (predict_with, *extra_outputs):
             if name not in HEAD_OUTPUTS:
                 raise ValueError(f'unknown output {name!r}: choose from {HEAD_OUTPUTS}')
             if name != 'detr' and self.atss_head is None or self.detr_head is None and name != 'atss':
@@ -195,7 +200,7 @@ class SGDETR(BaseModel):
         the order the benchmark reads them) and ``pred_saliency`` (one per real clip)."""
         video_mask = inputs['video_mask']
         enc = self.encode(inputs)
-        wanted = (self.predict_with, *self.extra_outputs)
+        wanted = () if self.predict_with is None else (self.predict_with, *self.extra_outputs)
         timelines = torch.tensor([float(s.metainfo['timeline']) for s in data_samples])
         detr = atss = None
         if self.detr_head is not None and ('detr' in wanted or 'fusion' in wanted):

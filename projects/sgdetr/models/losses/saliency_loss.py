@@ -38,7 +38,9 @@ def rank_contrastive_loss(saliency: Tensor, labels: Tensor, mask: Tensor, tau: f
 class SaliencyLoss(nn.Module):
     """BCE, negative-pair, margin and rank-contrastive terms on one saliency output.
 
-    - ``loss_bce``: BCE of every valid clip against ``label > 0``;
+    - ``loss_bce``: BCE of every valid clip against ``clamp(label, 0, 1)``
+      (``label > 0`` for integer labels; TVSum's graded labels below 1 are
+      soft targets, as released);
     - ``loss_neg``: ``-log(1 - sigmoid(s))`` on the clips of videos paired
       with another sample's query (mean over their valid clips);
     - ``loss_margin``: ``max(0, margin + sigmoid(s_neg) - sigmoid(s_pos))`` on
@@ -73,7 +75,7 @@ class SaliencyLoss(nn.Module):
             weighted ``{prefix}.loss_bce|loss_neg|loss_margin|loss_rank``.
         """
         losses = dict(loss_bce=F.binary_cross_entropy_with_logits(
-            saliency[mask], (labels[mask] > 0).to(saliency.dtype)))
+            saliency[mask], labels[mask].clamp(0, 1).to(saliency.dtype)))
         prob = saliency.sigmoid()
         # -1 marks a sample without relevant clips (no pair): left out
         pair = (pos_clips >= 0) & (neg_clips >= 0)
