@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# CPU wheel by default; e.g. `make install TORCH="torch==2.5.1"` for another build.
+# CPU wheel by default; another build (torch >= 2.6), e.g. `make install TORCH="torch==2.9.1"`.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.sgdetr-installed
 DEMO_DIR ?= work_dirs/demo
