@@ -339,3 +339,20 @@ def test_config_domains_are_the_domains_of_the_real_files(name):
         assert sorted(domains) == sorted(cfg.domains), path
         assert cfg.train_dataloader.dataset.ann_file.endswith(spec['files'][0])
         assert cfg.val_evaluator.ann_file.endswith(spec['files'][1])
+
+
+@pytest.mark.parametrize('name', sorted(BENCHMARKS))
+def test_tools_select_a_domain_with_one_option(name):
+    config = str(BENCHMARKS[name]['config'])
+    default = load_tool_config(config)
+    other = [d for d in default.domains if d != default.domain][0]
+    cfg = load_tool_config(config, cfg_options={'domain': other})
+    assert cfg.domain == other
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.domains == [other]
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+        assert [m['domains'] for m in metrics if 'domains' in m] == [[other]]
+    assert default.train_dataloader.dataset.domains == [default.domain]
+    with pytest.raises(ConfigError, match='not a domain'):
+        load_tool_config(config, cfg_options={'domain': 'XX'})

@@ -43,7 +43,9 @@ def load_tool_config(path: str, launcher: str = 'none',
                      work_dir: Optional[str] = None) -> Config:
     """Read a config as ``tools/train.py`` and ``tools/test.py`` do (mmdet's
     conventions): ``--cfg-options`` merged in, ``--work-dir`` first, then the
-    config's, then ``work_dirs/<config name>``.
+    config's, then ``work_dirs/<config name>``. For the highlight benchmarks
+    (configs with ``domains``), ``domain=X`` selects the domain of every
+    dataset and metric.
 
     Raises:
         ConfigError: a setting that would be ignored or fail later
@@ -52,9 +54,16 @@ def load_tool_config(path: str, launcher: str = 'none',
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     use_cpu_collectives(cfg)
+    cfg_options = dict(cfg_options or {})
+    # a top-level variable is substituted when the file is read: `domain` of the
+    # highlight benchmarks is applied to their datasets and metrics here
+    domain = cfg_options.pop('domain', None) if 'domains' in cfg else None
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     check_config(cfg, cfg_options)
+    if domain is not None:
+        from .highlight_benchmarks import apply_domain
+        cfg = apply_domain(cfg, str(domain))
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
