@@ -32,6 +32,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
+from sgdetr.apis.experiments import evaluator_list
 from sgdetr.apis.runtime import build_runner
 from sgdetr.datasets.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError
@@ -67,12 +68,6 @@ def parse_args(argv=None):
     return args
 
 
-def _evaluators(evaluator_cfg):
-    if isinstance(evaluator_cfg, (list, tuple)):
-        return list(evaluator_cfg)
-    return [evaluator_cfg]
-
-
 def use_annotation_file(cfg: Config, path: str) -> None:
     """Read the test loop's split from ``path``: the dataset and every
     evaluator that names an annotation file (absolute, so that the dataset's
@@ -85,7 +80,7 @@ def use_annotation_file(cfg: Config, path: str) -> None:
         raise ConfigError(f'--ann-file: the test dataset ({dataset.get("type")}) '
                           'takes no ann_file')
     dataset.ann_file = path
-    for evaluator in _evaluators(cfg.test_evaluator):
+    for evaluator in evaluator_list(cfg.test_evaluator):
         if 'ann_file' in evaluator:
             evaluator['ann_file'] = path
 
@@ -100,12 +95,12 @@ def build_config(args) -> Config:
     if args.ann_file is not None:
         use_annotation_file(cfg, args.ann_file)
     if args.submission_dir is not None:
-        for evaluator in _evaluators(cfg.test_evaluator):
+        for evaluator in evaluator_list(cfg.test_evaluator):
             evaluator['submission_dir'] = args.submission_dir
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl file, got {args.out}')
-        evaluators = _evaluators(cfg.test_evaluator)
+        evaluators = evaluator_list(cfg.test_evaluator)
         evaluators.append(ConfigDict(type='DumpResults', out_file_path=args.out))
         cfg.test_evaluator = evaluators
     return cfg

@@ -36,7 +36,11 @@ def train_run(cfg: Config):
     return runner
 
 
-def _evaluators(evaluator_cfg) -> list:
+def evaluator_list(evaluator_cfg) -> list:
+    """The metric configs of an ``*_evaluator`` field: one dict, a list of
+    them, or None (no metric)."""
+    if evaluator_cfg is None:
+        return []
     return list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
 
 
@@ -46,7 +50,7 @@ def has_test_ground_truth(cfg: Config) -> bool:
     from sgdetr.registry import METRICS
     if not cfg.get('test_evaluator') or not cfg.get('test_dataloader'):
         return False
-    for evaluator_cfg in _evaluators(cfg.test_evaluator):
+    for evaluator_cfg in evaluator_list(cfg.test_evaluator):
         metric = METRICS.build(copy.deepcopy(evaluator_cfg))
         if not hasattr(metric, 'has_ground_truth') or not metric.has_ground_truth():
             return False
@@ -82,9 +86,9 @@ def run_checkpoint(work_dir: str, cfg: Optional[Config] = None, which: str = 'be
     keys = _save_best_keys(cfg) if cfg is not None else []
     if which == 'best' and keys and keys[0] != 'auto':
         # CheckpointHook: best_{metric with '/' -> '_'}_epoch_{n}.pth, one at a time
-        found = sorted(glob.glob(osp.join(work_dir, f'best_{keys[0].replace("/", "_")}_*.pth')))
-        if found:
-            return found[-1]
+        found = glob.glob(osp.join(work_dir, f'best_{keys[0].replace("/", "_")}_*.pth'))
+        if found:  # the newest: a reused work dir may hold an older run's
+            return max(found, key=osp.getmtime)
     last = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(last):
         with open(last) as f:

@@ -26,7 +26,8 @@ from mmengine.config import Config
 from sgdetr.datasets.annotations import read_jsonl
 from sgdetr.datasets.errors import DataError
 from sgdetr.engine import ConfigError
-from .experiments import evaluate_checkpoint, run_checkpoint, train_run
+from sgdetr.engine.atomic_local_backend import atomic_write_text
+from .experiments import evaluate_checkpoint, evaluator_list, run_checkpoint, train_run
 
 #: what the papers call the per-domain number of each protocol
 PROTOCOL_METRIC = {'tvsum': 'top-5 mAP', 'youtube': 'mAP'}
@@ -57,14 +58,8 @@ def select_domains(cfg: Config, requested: Optional[Sequence[str]] = None) -> Li
     return list(dict.fromkeys(requested))
 
 
-def _metrics(evaluator) -> List[dict]:
-    if evaluator is None:
-        return []
-    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-
-
 def _highlight_metrics(cfg: Config, names=EVALUATORS) -> List[dict]:
-    return [m for name in names for m in _metrics(cfg.get(name))
+    return [m for name in names for m in evaluator_list(cfg.get(name))
             if m.get('type') == HIGHLIGHT_METRIC]
 
 
@@ -216,7 +211,5 @@ def format_markdown(table: dict) -> str:
 
 def write_table(table: dict, json_path: str, markdown_path: str) -> None:
     """The table as JSON (with every run) and as markdown."""
-    with open(json_path, 'w') as f:
-        json.dump(table, f, indent=2)
-    with open(markdown_path, 'w') as f:
-        f.write(format_markdown(table) + '\n')
+    atomic_write_text(json.dumps(table, indent=2), json_path)
+    atomic_write_text(format_markdown(table) + '\n', markdown_path)
