@@ -3,9 +3,9 @@
 # endpoint features, no padding: its cosine needs the raw aligned space).
 _base_ = ['../_base_/models/zero_shot.py', '../_base_/datasets/qvhighlights.py',
           '../_base_/default_runtime.py']
+# Parameter-free, it has no trained length: it reads every clip of the video.
 _pipeline = [
-    dict(type='TruncateFeatures', max_clips={{_base_.max_clips}},
-         max_tokens={{_base_.max_tokens}}),
+    dict(type='TruncateFeatures', max_clips=None, max_tokens={{_base_.max_tokens}}),
     dict(type='BuildMomentTargets'),
     dict(type='PackMomentInputs'),
 ]

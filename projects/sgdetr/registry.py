@@ -7,6 +7,7 @@ Every MMDetection registry has a child here, so that building any component
 in the ``sgdetr`` scope resolves without falling back with a warning.
 """
 from mmdet import registry as mmdet_registry
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 
@@ -35,3 +36,8 @@ TASK_UTILS = _child('task util', mmdet_registry.TASK_UTILS, ['sgdetr.models.task
 VISUALIZERS = _child('visualizer', mmdet_registry.VISUALIZERS)
 VISBACKENDS = _child('vis_backend', mmdet_registry.VISBACKENDS)
 LOG_PROCESSORS = _child('log_processor', mmdet_registry.LOG_PROCESSORS)
+# collate functions: MMDetection has no registry of its own for them, and the
+# runner looks them up without the default scope, so configs name them
+# 'sgdetr.<name>'
+FUNCTIONS = _child('function', getattr(mmdet_registry, 'FUNCTIONS', MMENGINE_FUNCTIONS),
+                   ['sgdetr.datasets'])

@@ -30,7 +30,9 @@ def test_config_fields(name, dataset_type, metric, layout):
     assert cfg.model_video_dim == cfg.video_dim + 2
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
-        assert loader.collate_fn.type == 'pseudo_collate'
+        # evaluation lays the windows of a long video side by side
+        assert loader.collate_fn.type == ('pseudo_collate' if split == 'train'
+                                          else 'sgdetr.moment_collate')
         assert loader.sampler.type == 'DefaultSampler'
         assert loader.sampler.shuffle == (split == 'train')
         assert loader.persistent_workers and loader.num_workers > 0
@@ -44,8 +46,16 @@ def test_config_fields(name, dataset_type, metric, layout):
         assert cfg[f'{split}_evaluator'].type == metric \
             if split != 'train' else True
         pipeline = dataset.pipeline
+        if split != 'train':
+            # whole videos: windows of max_clips clips, each through the released pipeline
+            truncate, windows = pipeline
+            assert truncate.type == 'TruncateFeatures' and truncate.max_clips is None
+            assert windows.type == 'SlidingWindows' and windows.window == cfg.max_clips
+            pipeline = [truncate, *windows.transforms]
+            truncate = type(truncate)(truncate, max_clips=windows.window)
+        else:
+            truncate = pipeline[0]
         assert [t.type for t in pipeline] == RELEASED_PIPELINE
-        truncate = pipeline[0]
         assert truncate.max_clips == cfg.max_clips and truncate.max_tokens == cfg.max_tokens
         assert pipeline[2].get('multiple', 4) == 4
         # training keeps at most 10 windows per query, evaluation all of them
@@ -75,7 +85,8 @@ def test_zero_shot_configs_read_the_clips_as_they_are(name):
         # no endpoint features, no padding: the cosine needs the aligned space
         assert [t.type for t in pipeline] == ['TruncateFeatures', 'BuildMomentTargets',
                                               'PackMomentInputs']
-        assert pipeline[0].max_clips == cfg.max_clips
+        # parameter-free, no trained length: the whole video at once
+        assert pipeline[0].max_clips is None and pipeline[0].max_tokens == cfg.max_tokens
 
 
 def test_synthetic_config_builds_and_batches(synthetic_root):

@@ -13,7 +13,7 @@ from sgdetr.registry import DATASETS
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'sgdetr_demo.py'
 DIM = 16
-MAX_CLIPS, MAX_TOKENS = 75, 40  # the config's truncation
+MAX_CLIPS, MAX_TOKENS = 75, 40  # the config's window and token limit
 
 
 @pytest.fixture(scope='module')
@@ -47,6 +47,13 @@ def raw_features(root: Path, info: dict):
     return video, text
 
 
+def as_windows(sample: dict) -> list:
+    """[(inputs, data_sample)] of a sample: one, or one per window of a long video."""
+    if isinstance(sample['data_samples'], list):
+        return list(zip(sample['inputs'], sample['data_samples']))
+    return [(sample['inputs'], sample['data_samples'])]
+
+
 def test_prepare_equals_the_dataset_sample(root, cfg, predictor):
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     longest_video = longest_text = 0
@@ -54,26 +61,27 @@ def test_prepare_equals_the_dataset_sample(root, cfg, predictor):
         info = dataset.get_data_info(index)
         video, text = raw_features(root, info)
         longest_video, longest_text = max(longest_video, len(video)), max(longest_text, len(text))
-        expected = dataset[index]
+        expected = as_windows(dataset[index])
         for given in ((video, text), (torch.from_numpy(video), torch.from_numpy(text))):
-            prepared = predictor.prepare(*given, duration=info['duration'],
-                                         query=info['query'], qid=info['qid'],
-                                         vid=info['vid'])
-            assert set(prepared['inputs']) == set(expected['inputs']) == {'video', 'text'}
-            for key in ('video', 'text'):
-                torch.testing.assert_close(prepared['inputs'][key], expected['inputs'][key],
-                                           rtol=0, atol=0)
-            got, want = prepared['data_samples'], expected['data_samples']
-            want_meta = {k: v for k, v in want.metainfo.items() if k != 'sample_idx'}
-            assert got.metainfo == want_meta
-            assert set(got.keys()) == set(want.keys())  # no targets on either side
-            assert got.gt_instances.spans.shape == want.gt_instances.spans.shape == (0, 2)
-        meta = want.metainfo
-        assert meta['num_real_clips'] == min(len(video), MAX_CLIPS)
-        assert meta['num_clips'] % 4 == 0 and meta['timeline'] == meta['num_clips'] * 2.0
-        assert expected['inputs']['video'].shape == (meta['num_clips'], DIM + 2)
-        assert len(expected['inputs']['text']) == min(len(text), MAX_TOKENS)
-    # the split exercises both truncations
+            prepared = as_windows(predictor.prepare(*given, duration=info['duration'],
+                                                    query=info['query'], qid=info['qid'],
+                                                    vid=info['vid']))
+            assert len(prepared) == len(expected) == (1 if len(video) <= MAX_CLIPS else 2)
+            for (got_inputs, got), (want_inputs, want) in zip(prepared, expected):
+                assert set(got_inputs) == set(want_inputs) == {'video', 'text'}
+                for key in ('video', 'text'):
+                    torch.testing.assert_close(got_inputs[key], want_inputs[key], rtol=0, atol=0)
+                want_meta = {k: v for k, v in want.metainfo.items() if k != 'sample_idx'}
+                assert got.metainfo == want_meta
+                assert set(got.keys()) == set(want.keys())  # no targets on either side
+                assert got.gt_instances.spans.shape == want.gt_instances.spans.shape == (0, 2)
+        for inputs, want in expected:
+            meta = want.metainfo
+            assert meta['num_real_clips'] == min(len(video), MAX_CLIPS)
+            assert meta['num_clips'] % 4 == 0 and meta['timeline'] == meta['num_clips'] * 2.0
+            assert inputs['video'].shape == (meta['num_clips'], DIM + 2)
+            assert len(inputs['text']) == min(len(text), MAX_TOKENS)
+    # the split exercises windows and the token limit
     assert longest_video > MAX_CLIPS and longest_text > MAX_TOKENS
 
 

@@ -19,6 +19,12 @@ the process's peak RSS, the FLOPs of one step (``torch.utils.flop_counter``)
 and the achieved GFLOP/s next to the machine's measured matrix-product peak,
 and inference queries/s (``model.test_step`` on ``--infer-batch`` queries).
 
+``--long-video CLIPS [CLIPS ...]`` instead times whole-video inference in a
+fresh process per length: one video of CLIPS clips with ``--long-queries``
+queries through :class:`sgdetr.apis.MomentPredictor` (the config's test
+pipeline: overlapping windows of the trained length, batched, merged), its
+seconds and the process's peak RSS.
+
 The numbers describe the machine the script runs on (printed with them); other
 work on the machine slows every step: run it on an idle machine.
 """
@@ -72,6 +78,10 @@ def parse_args(argv=None):
     parser.add_argument('--json', metavar='OUT', help='also write the results here')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='model overrides, key=value (e.g. model.encoder.embed_dims=32)')
+    parser.add_argument('--long-video', type=int, nargs='+', metavar='CLIPS',
+                        help='time whole-video inference on videos of these lengths instead')
+    parser.add_argument('--long-queries', type=int, default=10,
+                        help='queries per video with --long-video')
     parser.add_argument('--worker', nargs=2, metavar=('BATCH', 'PRECISION'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -235,6 +245,41 @@ def worker(args) -> dict:
     return result
 
 
+def long_video_worker(args) -> dict:
+    """Seconds and peak RSS of one video's queries through the predictor."""
+    from mmengine.config import Config
+
+    from sgdetr.apis import MomentPredictor
+    clips = int(args.worker[1])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict({k: _literal(v) for k, v in (o.split('=', 1) for o in args.cfg_options)})
+    predictor = MomentPredictor(cfg)
+    dataset = cfg.test_dataloader.dataset
+    video = rng.normal(size=(clips, dataset.video_dim)).astype(np.float32)
+    queries = [rng.normal(size=(int(_from_deciles(QUERY_WORD_DECILES, rng)) + 2,
+                                dataset.text_dim)).astype(np.float32)
+               for _ in range(args.long_queries)]
+    duration = clips * float(dataset.get('clip_len', 2.0))
+    times = []
+    for i in range(args.warmup + args.iters):
+        start = time.perf_counter()
+        samples = [predictor.prepare(video, text, duration) for text in queries]
+        outputs = predictor.run(samples)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    assert all(len(o.pred_saliency) == clips for o in outputs)
+    windows = len(samples[0]['data_samples']) if isinstance(samples[0]['data_samples'], list) else 1
+    return dict(clips=clips, minutes=duration / 60, queries=args.long_queries,
+                windows_per_query=windows, seconds_median=statistics.median(times),
+                seconds_min=min(times),
+                peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+
+
 def _literal(text: str):
     try:
         return json.loads(text)
@@ -260,9 +305,12 @@ def machine_info() -> dict:
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args)))
+        run = long_video_worker if args.worker[0] == 'long' else worker
+        print(json.dumps(run(args)))
         return {}
     argv = list(sys.argv[1:] if argv is None else argv)
+    if args.long_video:
+        return long_video_report(args, argv)
     if args.precisions is None:
         from sgdetr.engine import bf16_is_fast
         args.precisions = ['fp32', 'bf16'] if bf16_is_fast('cpu') else ['fp32']
@@ -284,6 +332,33 @@ def main(argv=None) -> Dict:
         batches='annotations' if load_annotations(args.annotations) else 'statistics'),
         results=results)
     print_report(report)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+    return report
+
+
+def long_video_report(args, argv) -> Dict:
+    results = []
+    for clips in args.long_video:
+        command = [sys.executable, osp.abspath(__file__)] + argv + ['--worker', 'long', str(clips)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f'benchmark worker failed:\n{done.stderr[-3000:]}')
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    report = dict(machine=machine_info(), settings=dict(
+        config=osp.relpath(args.config, REPO), iters=args.iters, warmup=args.warmup),
+        long_video=results)
+    m = report['machine']
+    print(f"\nMeasured on this machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, "
+          f"torch {m['torch']} ({m['torch_threads']} threads), kernels {m.get('cpu_capability')}, "
+          f"load {m.get('load_average_1min')}; {report['settings']['config']}, float32, "
+          f"median of {args.iters}\n")
+    print(''.join(f'{h:>14}' for h in ('minutes', 'clips', 'queries', 'windows/query',
+                                        'seconds', 'peak RSS GB')))
+    for r in results:
+        print(f"{r['minutes']:>14.1f}{r['clips']:>14}{r['queries']:>14}{r['windows_per_query']:>14}"
+              f"{r['seconds_median']:>14.2f}{r['peak_rss_gb']:>14.2f}")
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)

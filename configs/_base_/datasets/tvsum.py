@@ -57,11 +57,17 @@ train_pipeline = [
     dict(type='HighlightSaliencyTargets', protocol='tvsum'),
     dict(type='PackMomentInputs'),
 ]
+# Whole videos: a video longer than max_clips is read as overlapping windows of
+# max_clips clips, each prepared as a video of its own and merged back by the
+# model (model.test_cfg; whole_video=False reads the first window only, the
+# released truncation).
 test_pipeline = [
-    dict(type='TruncateFeatures', max_clips=max_clips, max_tokens=max_tokens),
-    dict(type='AppendTemporalEndpoints'),
-    dict(type='BuildMomentTargets'),  # the timeline the model reads
-    dict(type='PackMomentInputs'),
+    dict(type='TruncateFeatures', max_clips=None, max_tokens=max_tokens),
+    dict(type='SlidingWindows', window=max_clips, transforms=[
+        dict(type='AppendTemporalEndpoints'),
+        dict(type='BuildMomentTargets'),  # the timeline the model reads
+        dict(type='PackMomentInputs'),
+    ]),
 ]
 
 train_dataloader = dict(
@@ -83,7 +89,7 @@ val_dataloader = dict(
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
+    collate_fn=dict(type='sgdetr.moment_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -25,7 +25,6 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 
 from sgdetr.evaluation.submission import prediction_to_submission
 from .predictor import MomentPredictor
@@ -50,7 +49,8 @@ class MomentInferencer:
             dict, to run on video files.
         text_encoder: a :class:`sgdetr.extractors.TextEncoder` or its config
             dict, to run on query texts.
-        batch_size: queries per forward.
+        batch_size: model inputs per forward (a query of a video longer than
+            the trained length counts once per window).
         clip_batch_size: clips per forward of the video encoder.
     """
 
@@ -162,11 +162,7 @@ class MomentInferencer:
         qids = list(qids) if qids is not None else list(range(len(query_features)))
         samples = [self.predictor.prepare(video, tokens, duration, text, qid, vid)
                    for tokens, text, qid in zip(query_features, texts, qids)]
-        entries = []
-        for start in range(0, len(samples), self.batch_size):
-            outputs = self.model.test_step(pseudo_collate(samples[start:start + self.batch_size]))
-            entries += [self._entry(out) for out in outputs]
-        return entries
+        return [self._entry(out) for out in self.predictor.run(samples, self.batch_size)]
 
     @staticmethod
     def _entry(sample) -> Dict:

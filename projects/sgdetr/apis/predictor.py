@@ -5,11 +5,11 @@ import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from sgdetr.datasets.features import combine_video_sources, l2_normalize
+from sgdetr.datasets.sliding_windows import moment_collate
 from sgdetr.registry import MODELS, TRANSFORMS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
@@ -25,11 +25,13 @@ class MomentPredictor:
         result['pred_relevant_windows'][0]   # [start_s, end_s, score]
         result['pred_saliency_scores']       # one score per clip
 
-    The features go through the config's own test pipeline (truncation,
-    temporal endpoints, padding, ...), after the L2 normalisation the
-    dataset applies when it reads them; ``cfg.model.predict_with`` chooses
-    the head whose windows are returned. The checkpoint must fit the model
-    exactly.
+    The features go through the config's own test pipeline (sliding
+    windows over a video longer than the trained length, temporal endpoints,
+    padding, ...), after the L2 normalisation the dataset applies when it
+    reads them; ``cfg.model.predict_with`` chooses the head whose windows are
+    returned. Videos of any length give windows on the whole video's
+    timeline and one saliency score per clip. The checkpoint must fit the
+    model exactly.
 
     Args:
         config: config path or :class:`Config`.
@@ -80,6 +82,31 @@ class MomentPredictor:
             clip_len=clip_len, num_clips=num_clips))
 
     @torch.no_grad()
+    def run(self, samples: Sequence[dict], batch_size: Optional[int] = None) -> List:
+        """The model's predicted data samples, one per prepared sample.
+
+        Samples go through ``test_step`` in batches of at most ``batch_size``
+        model inputs (the windows of a long video count one each; the model's
+        ``test_cfg.window_batch`` by default); all windows of one sample stay
+        in one batch, since the model merges them.
+
+        Args:
+            samples: outputs of :meth:`prepare`.
+        """
+        limit = batch_size or getattr(self.model, 'test_cfg', {}).get('window_batch', 64)
+        outputs, batch, rows = [], [], 0
+        for sample in samples:
+            size = len(sample['data_samples']) if isinstance(sample['data_samples'], list) else 1
+            if batch and rows + size > limit:
+                outputs += self.model.test_step(moment_collate(batch))
+                batch, rows = [], 0
+            batch.append(sample)
+            rows += size
+        if batch:
+            outputs += self.model.test_step(moment_collate(batch))
+        return outputs
+
+    @torch.no_grad()
     def predict(self, video: Union[ArrayLike, Sequence[ArrayLike]], text: ArrayLike,
                 duration: Optional[float] = None, query: str = '') -> Dict:
         """Predict for one (video, query) pair.
@@ -97,8 +124,7 @@ class MomentPredictor:
             clip), and ``pred_relevant_windows_<head>`` for the model's
             ``extra_outputs``.
         """
-        sample = self.prepare(video, text, duration, query)
-        out = self.model.test_step(pseudo_collate([sample]))[0]
+        out = self.run([self.prepare(video, text, duration, query)])[0]
         result = dict(query=query)
         for key in out.keys():
             if key.startswith('pred_instances'):

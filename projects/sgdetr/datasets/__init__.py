@@ -8,6 +8,7 @@ from .features import (LAYOUTS, FeatureStore, combine_video_sources, l2_normaliz
 from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
                              QVHighlightsDataset, TACoSDataset, TVSumDataset,
                              YouTubeHighlightsDataset)
+from .sliding_windows import RandomClipCrop, SlidingWindows, moment_collate
 from .synthetic import make_synthetic_dataset
 from .intervid_mr import (clip_caption_similarity, relabel_moment, saliency_grades,
                           similarity_threshold)
@@ -24,6 +25,6 @@ __all__ = [
     'PackMomentInputs', 'FeatureStore', 'LAYOUTS', 'combine_video_sources', 'read_npz_array', 'read_pt_array',
     'l2_normalize', 'read_jsonl', 'parse_annotation', 'binary_saliency_from_windows',
     'sample_saliency_pairs', 'HighlightSaliencyTargets',
-    'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',
+    'SlidingWindows', 'RandomClipCrop', 'moment_collate', 'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',
     'relabel_moment', 'saliency_grades', 'similarity_threshold'
 ]

@@ -10,7 +10,8 @@ from torch.nn.utils.rnn import pad_sequence
 
 from sgdetr.registry import MODELS
 from sgdetr.structures import span_xx_to_cxw
-from ..postprocess import detr_windows, finalize_windows, round_scores, weighted_span_fusion
+from ..postprocess import (detr_windows, finalize_windows, merge_window_samples, round_scores,
+                          weighted_span_fusion)
 from .data_preprocessor_builder import build_data_preprocessor
 
 HEAD_OUTPUTS = ('detr', 'fusion', 'atss')
@@ -19,6 +20,8 @@ DEFAULT_POSTPROCESS = dict(
     atss=dict(score_thr=0.05, nms_thr=0.5, max_per_video=10),
     fusion=dict(atss=dict(score_thr=0.01, nms_thr=0.75, max_per_video=10),
                 model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1))
+DEFAULT_TEST_CFG = dict(whole_video=True, window_batch=64,
+                        merge=dict(nms_thr=0.7, rescore=None, edge_factor=0.5))
 
 
 def source_video(vid: str) -> str:
@@ -57,6 +60,13 @@ class SGDETR(BaseModel):
         postprocess: window rules (``round_to`` / ``min_length`` seconds,
             ``max_windows``) and the ATSS / fusion settings, merged over
             :data:`DEFAULT_POSTPROCESS`.
+        test_cfg: inference over whole videos, merged over
+            :data:`DEFAULT_TEST_CFG`: ``window_batch`` samples (windows) per
+            forward; the windows of a long video
+            (:class:`sgdetr.datasets.SlidingWindows`) merged onto its timeline
+            with ``merge`` (:func:`sgdetr.models.postprocess.merge_moments`:
+            ``nms_thr``, ``rescore``), or, with ``whole_video=False``, only its
+            first window read (the released truncation).
     """
 
     def __init__(self, encoder: dict, pyramid: dict = dict(type='TemporalFeaturePyramid'),
@@ -68,7 +78,7 @@ class SGDETR(BaseModel):
                  alignment_loss: Optional[dict] = dict(type='MomentSentenceAlignmentLoss'),
                  moment_clip_loss: Optional[dict] = dict(type='MomentClipLoss'),
                  predict_with: Optional[str] = 'detr', extra_outputs: Sequence[str] = (),
-                 postprocess: Optional[dict] = None,
+                 postprocess: Optional[dict] = None, test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
                          init_cfg=init_cfg)
@@ -84,6 +94,8 @@ class SGDETR(BaseModel):
         self.alignment_loss = build(alignment_loss)
         self.moment_clip_loss = build(moment_clip_loss)
         self.postprocess = {**DEFAULT_POSTPROCESS, **(postprocess or {})}
+        self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        self.test_cfg['merge'] = {**DEFAULT_TEST_CFG['merge'], **self.test_cfg['merge']}
         if predict_with is None and extra_outputs:
             raise ValueError(f'extra_outputs={tuple(extra_outputs)} need spans, but '
                              'predict_with=None predicts saliency only')
@@ -197,7 +209,28 @@ class SGDETR(BaseModel):
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List) -> List:
         """Windows (``pred_instances``: ``spans`` (M, 2) seconds, ``scores`` (M,), in
-        the order the benchmark reads them) and ``pred_saliency`` (one per real clip)."""
+        the order the benchmark reads them) and ``pred_saliency`` (one per real clip),
+        one sample per query: the windows of a long video are predicted
+        ``window_batch`` at a time and merged onto the video's timeline."""
+        step = int(self.test_cfg['window_batch'])
+        for start in range(0, len(data_samples), step):
+            chunk = {k: v[start:start + step] for k, v in inputs.items()}
+            # each forward is padded to its own longest sample, not the batch's
+            # (unless the preprocessor fixes the shapes)
+            pre = self.data_preprocessor
+            for key in ('video', 'text'):
+                multiple = getattr(pre, f'{key}_pad_multiple', 1)
+                if key == 'video' and getattr(pre, 'pad_video_to', None):
+                    continue
+                length = -(-int(chunk[f'{key}_mask'].sum(1).max()) // multiple) * multiple
+                chunk[key], chunk[f'{key}_mask'] = (chunk[key][:, :length],
+                                                    chunk[f'{key}_mask'][:, :length])
+            self.predict_windows(chunk, data_samples[start:start + step])
+        merge = dict(self.test_cfg['merge'], max_windows=self.postprocess['max_windows'])
+        return merge_window_samples(data_samples, merge, self.test_cfg['whole_video'])
+
+    def predict_windows(self, inputs: dict, data_samples: List) -> List:
+        """:meth:`predict` of samples each read as a video of its own."""
         video_mask = inputs['video_mask']
         enc = self.encode(inputs)
         wanted = () if self.predict_with is None else (self.predict_with, *self.extra_outputs)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from sgdetr.registry import MODELS
 from .data_preprocessor_builder import build_data_preprocessor
-from ..postprocess import select_windows
+from ..postprocess import merge_window_samples, select_windows
 from .span_postprocess import runs_above_thresholds
 
 
@@ -28,11 +28,18 @@ class ZeroShotSaliency(BaseModel):
             thresholding; 1 disables smoothing.
         thresholds: fractions of the per-video [min, max] range.
         max_windows: windows kept per query.
+        merge: how the windows of a long video are merged when the pipeline
+            cuts it (:class:`sgdetr.datasets.SlidingWindows`; the zero-shot
+            configs read whole videos at once):
+            :func:`sgdetr.models.postprocess.merge_moments` settings. Each
+            window's scores are normalised within it, so they are made
+            comparable by the video's saliency (``rescore='saliency'``).
     """
 
     def __init__(self, smooth_kernel: int = 3,
                  thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
                  max_windows: int = 10,
+                 merge: dict = dict(nms_thr=0.7, rescore='saliency', edge_factor=0.5),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
@@ -43,6 +50,7 @@ class ZeroShotSaliency(BaseModel):
         self.register_buffer('thresholds', torch.tensor(thresholds, dtype=torch.float32),
                              persistent=False)
         self.max_windows = max_windows
+        self.merge = dict(merge, max_windows=max_windows)
 
     def saliency(self, video: Tensor, video_mask: Tensor, text: Tensor,
                  text_mask: Tensor) -> Tensor:
@@ -100,4 +108,4 @@ class ZeroShotSaliency(BaseModel):
                 timeline=timeline, duration=meta.get('duration', timeline))
             sample.pred_instances = InstanceData(spans=windows, scores=window_scores)
             sample.pred_saliency = scores[b, :num_clips].detach()
-        return data_samples
+        return merge_window_samples(data_samples, self.merge)
