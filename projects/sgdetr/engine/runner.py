@@ -20,10 +20,16 @@ lost.
   checkpoint that can be read when the latest is truncated, and always
   resumes from this work dir's checkpoints (a copied work dir does not reach
   back into the directory it was copied from).
+- **Nothing lost.** Training from the start into a work dir that holds an
+  earlier run's checkpoints is refused (it would overwrite ``epoch_N.pth`` and
+  delete the old ones as its own): resume it, or start over with
+  ``overwrite_work_dir=True``, which removes them first and says so.
 """
+import os
 import os.path as osp
 from typing import List, Optional
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -48,18 +54,26 @@ class SGDETRRunner(Runner):
         self._resuming = False
         self._preloaded = {}
         self._resumed_meta: Optional[dict] = None
+        self._overwrite = False
         if not any(isinstance(hook, RandomStateHook) for hook in self._hooks):
             self.register_hook(RandomStateHook())
 
     @classmethod
     def from_cfg(cls, cfg) -> 'SGDETRRunner':
         check_config(cfg, runner_cls=cls)
-        return super().from_cfg(cfg)
+        work_dir = cfg.get('work_dir')
+        if work_dir and osp.exists(work_dir) and not osp.isdir(work_dir):
+            raise ConfigError(f'work_dir {work_dir} is a file, not a directory: choose another '
+                              'work dir (--work-dir)')
+        runner = super().from_cfg(cfg)
+        runner._overwrite = bool(cfg.get('overwrite_work_dir', False))
+        return runner
 
     # -- entry points: build what is checked, check, then run -----------------
     def train(self):
         from sgdetr.datasets.errors import DataError
         self._purpose = 'train'
+        self._check_earlier_run()
         # the data of both splits is checked before either error is reported
         problems = []
         try:
@@ -92,6 +106,28 @@ class SGDETRRunner(Runner):
         self._test_loop = self.build_test_loop(self._test_loop)
         self._check_evaluation('test', self._test_loop)
         return super().test()
+
+    def _check_earlier_run(self) -> None:
+        if self._resume:
+            return
+        directory = self._checkpoint_dir()
+        earlier = sorted(name for name in os.listdir(directory)
+                         if name.endswith('.pth') or name == 'last_checkpoint') \
+            if osp.isdir(directory) else []
+        if not earlier:
+            return
+        if not self._overwrite:
+            raise ConfigError(
+                f'{directory} holds the checkpoints of an earlier run ({", ".join(earlier)}); '
+                'training from the start would overwrite or delete them. Continue that run '
+                'with --resume (resume=True), start over with --overwrite '
+                '(overwrite_work_dir=True: its checkpoints are removed first), or train into '
+                'another --work-dir')
+        if is_main_process():
+            for name in earlier:
+                os.remove(osp.join(directory, name))
+        self.logger.warning(f'overwrite_work_dir: the earlier run\'s checkpoints were removed '
+                            f'from {directory}: {", ".join(earlier)}')
 
     # -- start-up checks of the evaluation -------------------------------------
     def _check_evaluation(self, split: str, loop) -> None:
