@@ -172,6 +172,32 @@ def test_other_unknown_keys(data, tmp_path):
     assert '4 setting(s)' in message
 
 
+@pytest.mark.parametrize('option, message', [
+    ('model.type=SGDETRR',
+     "model.type: unknown type 'SGDETRR' (not in the model registry; did you mean 'SGDETR'?)"),
+    ('model.detr_head.num_querys=5',
+     "model.detr_head.num_querys: SpanDETRHead has no option 'num_querys' "
+     "(did you mean 'num_queries'?)"),
+    ('optim_wrapper.optimizer.lrr=0.001',
+     "optim_wrapper.optimizer.lrr: AdamW has no option 'lrr' (did you mean 'lr'?)"),
+    ('train_dataloader.dataset.ann_fil=x.jsonl',
+     "train_dataloader.dataset.ann_fil: QVHighlightsDataset has no option 'ann_fil' "
+     "(did you mean 'ann_file'?)"),
+    ('model.encoder.text_to_video.layer.type=SaliencyGuidedCrossAtention',
+     "model.encoder.text_to_video.layer.type: unknown type 'SaliencyGuidedCrossAtention' "
+     "(not in the model registry; did you mean 'SaliencyGuidedCrossAttention'?)"),
+    ('val_dataloader.dataset.pipeline.0.max_clip=10',
+     "val_dataloader.dataset.pipeline[0].max_clip: TruncateFeatures has no option 'max_clip' "
+     "(did you mean 'max_clips'?)"),
+])
+def test_component_typo_names_its_config_path(data, tmp_path, capsys, option, message):
+    status, error, work_dir = train(data, tmp_path, capsys, options=[option])
+    assert status == 1
+    assert message in error
+    assert 'Traceback' not in error
+    assert not work_dir.exists()
+
+
 @pytest.mark.parametrize('config', SHIPPED_CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_shipped_config_passes_the_check(config):
     check_config(Config.fromfile(str(config)))
