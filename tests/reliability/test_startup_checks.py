@@ -85,6 +85,16 @@ def test_clip_id_past_the_video_in_val_ground_truth(data, tmp_path, capsys):
     assert status == 1 and f'{path}:2' in error and 'lies past the' in error
 
 
+def test_a_qid_in_both_train_and_val_is_an_error(data, tmp_path, capsys):
+    qid = read_jsonl(annotation_file(data, 'train'))[0]['qid']
+    edit_line(annotation_file(data, 'val'), 2, lambda r: r.__setitem__('qid', qid))
+    status, error, work_dir = train(data, tmp_path, capsys)
+    assert status == 1
+    assert (f"splits share 1 qid(s), which read the same text features: [{qid!r}]; "
+            'validation would score queries the model is trained on') in error
+    assert_nothing_trained(work_dir)
+
+
 # -- feature files -------------------------------------------------------------------
 def test_every_bad_feature_file_is_reported_at_start_up(data, tmp_path, capsys):
     short = video_file(data, 'train', 0)

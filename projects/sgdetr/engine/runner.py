@@ -20,6 +20,9 @@ lost.
   checkpoint that can be read when the latest is truncated, and always
   resumes from this work dir's checkpoints (a copied work dir does not reach
   back into the directory it was copied from).
+- **Disjoint splits.** A qid of the training split that the validation
+  split also holds, reading the same text feature file, is an error naming
+  the qids (the validation would score queries the model was trained on).
 - **Nothing lost.** Training from the start into a work dir that holds an
   earlier run's checkpoints is refused (it would overwrite ``epoch_N.pth`` and
   delete the old ones as its own): resume it, or start over with
@@ -92,6 +95,7 @@ class SGDETRRunner(Runner):
             raise DataError('\n'.join(f'[{split}] {error}' for split, error
                                        in zip(('train', 'val'), problems)))
         if self._val_loop is not None:
+            self._check_disjoint_splits()
             self._check_save_best()
         return super().train()
 
@@ -164,6 +168,24 @@ class SGDETRRunner(Runner):
             f'former [{preview(only_annotated)}], {len(only_read)} only in the latter '
             f'[{preview(only_read)}]; the metric needs a prediction for every annotated '
             'query (set match_number=False to score a subset)')
+
+    def _check_disjoint_splits(self) -> None:
+        from sgdetr.datasets.errors import DataError
+        train = getattr(self._train_loop.dataloader, 'dataset', None)
+        val = getattr(self._val_loop.dataloader, 'dataset', None)
+        try:
+            train_files, val_files = _text_files(train), _text_files(val)
+        except (AttributeError, KeyError, TypeError):
+            return
+        shared = sorted((qid for qid in train_files.keys() & val_files.keys()
+                         if train_files[qid] == val_files[qid]), key=str)
+        if shared:
+            listed = ', '.join(map(repr, shared[:20])) + (' ...' if len(shared) > 20 else '')
+            raise DataError(
+                f'the train ({getattr(train, "ann_file", "?")}) and val '
+                f'({getattr(val, "ann_file", "?")}) splits share {len(shared)} qid(s), which '
+                f'read the same text features: [{listed}]; validation would score queries '
+                'the model is trained on. Remove them from one of the files')
 
     def _check_save_best(self) -> None:
         names, known = set(), True
@@ -300,3 +322,10 @@ class SGDETRRunner(Runner):
                 self.logger.warning(f'{key} of the checkpoint is {value}, outside this '
                                     f'run\'s checkpoint directory: using {local}')
                 self.message_hub.update_info(key, local)
+
+
+def _text_files(dataset) -> dict:
+    """qid -> the text feature file it reads (the qid itself without a feature store)."""
+    features = getattr(dataset, 'features', None)
+    qids = (dataset.get_data_info(i)['qid'] for i in range(len(dataset)))
+    return {qid: features.text_path(qid) if features is not None else qid for qid in qids}
