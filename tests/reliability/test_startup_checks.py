@@ -95,6 +95,17 @@ def test_a_qid_in_both_train_and_val_is_an_error(data, tmp_path, capsys):
     assert_nothing_trained(work_dir)
 
 
+def test_one_annotation_file_for_train_and_val_is_a_warning(data, tmp_path, capsys):
+    path = annotation_file(data, 'train')
+    config = write_tiny_config(tmp_path / 'tiny.py', data)
+    status = load_tool('train').main([
+        str(config), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'val_dataloader.dataset.ann_file={path}', f'val_evaluator.ann_file={path}'])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert f'the train ({path}) and val ({path}) splits share 12 qid(s)' in captured.out
+
+
 # -- feature files -------------------------------------------------------------------
 def test_every_bad_feature_file_is_reported_at_start_up(data, tmp_path, capsys):
     short = video_file(data, 'train', 0)

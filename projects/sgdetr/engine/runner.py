@@ -22,7 +22,8 @@ lost.
   back into the directory it was copied from).
 - **Disjoint splits.** A qid of the training split that the validation
   split also holds, reading the same text feature file, is an error naming
-  the qids (the validation would score queries the model was trained on).
+  the qids (the validation would score queries the model was trained on);
+  a warning when both splits read one annotation file, which is deliberate.
 - **Nothing lost.** Training from the start into a work dir that holds an
   earlier run's checkpoints is refused (it would overwrite ``epoch_N.pth`` and
   delete the old ones as its own): resume it, or start over with
@@ -179,13 +180,18 @@ class SGDETRRunner(Runner):
             return
         shared = sorted((qid for qid in train_files.keys() & val_files.keys()
                          if train_files[qid] == val_files[qid]), key=str)
-        if shared:
-            listed = ', '.join(map(repr, shared[:20])) + (' ...' if len(shared) > 20 else '')
-            raise DataError(
-                f'the train ({getattr(train, "ann_file", "?")}) and val '
-                f'({getattr(val, "ann_file", "?")}) splits share {len(shared)} qid(s), which '
-                f'read the same text features: [{listed}]; validation would score queries '
-                'the model is trained on. Remove them from one of the files')
+        if not shared:
+            return
+        files = [getattr(d, 'ann_file', None) for d in (train, val)]
+        listed = ', '.join(map(repr, shared[:20])) + (' ...' if len(shared) > 20 else '')
+        message = (f'the train ({files[0]}) and val ({files[1]}) splits share {len(shared)} '
+                   f'qid(s), which read the same text features: [{listed}]; validation would '
+                   'score queries the model is trained on')
+        # one file for both is deliberate (a check that the model fits its data)
+        if files[0] is not None and osp.abspath(files[0]) == osp.abspath(files[1] or ''):
+            self.logger.warning(message)
+            return
+        raise DataError(message + '. Remove them from one of the files')
 
     def _check_save_best(self) -> None:
         names, known = set(), True
