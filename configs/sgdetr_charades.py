@@ -12,6 +12,9 @@ prior_prob = 0.25
 model = dict(
     encoder=dict(video_dim={{_base_.model_video_dim}}, text_dim={{_base_.text_dim}}),
     detr_head=dict(prior_prob=prior_prob),
+    # the moment-clip loss averaged over every position of the batch, as released
+    # (videos of varied lengths: 3-4x less weight than over the valid clips)
+    moment_clip_loss=dict(average='batch'),
     atss_head=dict(prior_prob=prior_prob, topk=18),
     postprocess=dict(
         round_to=0.1, min_length=1.0, max_windows=10,

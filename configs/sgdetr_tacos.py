@@ -13,6 +13,9 @@ model = dict(
     encoder=dict(video_dim={{_base_.model_video_dim}}, text_dim={{_base_.text_dim}},
                  local_saliency=dict(pooling=dict(num_layers=1))),
     detr_head=dict(prior_prob=prior_prob),
+    # the moment-clip loss averaged over every position of the batch, as released
+    # (videos of varied lengths: 3-4x less weight than over the valid clips)
+    moment_clip_loss=dict(average='batch'),
     atss_head=dict(prior_prob=prior_prob),
     postprocess=dict(
         round_to=0.4, min_length=2.0, max_windows=10,

@@ -4,6 +4,9 @@ synthetic data -> zero-shot baseline -> train SG-DETR -> evaluate with the
 official-equivalent metric -> benchmark submission files (+ zip).
 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/synthetic]
+
+Each run starts over: the checkpoints of an earlier demo in the work dir are
+removed (with a warning naming them).
 """
 import argparse
 import json
@@ -90,6 +93,7 @@ def main():
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.precision == 'bf16' or (args.precision == 'auto' and bf16_is_fast(device)):
         cfg.optim_wrapper.type = 'BF16OptimWrapper'
+    cfg.overwrite_work_dir = True
     print(f'training precision: {"bf16" if cfg.optim_wrapper.type == "BF16OptimWrapper" else "fp32"}'
           f' ({device})', flush=True)
     runner = build_runner(cfg)

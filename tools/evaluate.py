@@ -8,11 +8,18 @@ TACoS give R@k at IoU 0.3/0.5/0.7 and mIoU; YouTube-Highlights and TVSum give
 mAP per domain.  The main numbers are printed as a table; the full metrics are
 written as JSON (atomically) to ``--out``.
 
-The predictions are checked first: a repeated qid, windows that are not
-numbers, NaN/Inf, windows that end before they start, or a missing field is
-an error naming the line and the qid; what the official evaluation accepts
-(saliency lists of another length than the video, more than 10 windows,
-windows outside the video) is scored as it does, with a warning that says so.
+Every metric the ground truth supports is computed, or nothing is: an
+annotation file without the ground truth the metric family scores (e.g. the
+prediction file given as ``--gt``) is an error, and so is a line without a
+prediction the ground truth can score.  The predictions are checked first,
+every line alike: a repeated qid, a missing field (with the nearest key the
+line has), windows that are not numbers, NaN/Inf, windows that end before
+they start, or fewer saliency scores than the video's clips is an error
+naming the line and the qid; what the official evaluation accepts (more
+saliency scores than clips, more than 10 windows, windows outside the video)
+is scored as it does, with a warning that says so.  Predictions the ground
+truth cannot score (saliency against annotations without clip scores) are
+left out with a warning.
 """
 import argparse
 import sys
@@ -20,8 +27,9 @@ import sys
 from sgdetr.evaluation.functional import (eval_moment_recall,
                                           eval_qvhighlights, eval_tvsum,
                                           eval_youtube_highlights)
-from sgdetr.evaluation.submission import (SubmissionError, dump_json, load_jsonl,
-                                          load_jsonl_lines, validate_submission)
+from sgdetr.evaluation.submission import (SCORABLE_FIELDS, SubmissionError, dump_json,
+                                          load_jsonl, load_jsonl_lines, scored_fields,
+                                          validate_submission)
 
 DATASETS = ('qvhighlights', 'charades', 'tacos', 'youtube', 'tvsum')
 
@@ -77,8 +85,16 @@ def main(argv=None) -> int:
         ground_truth = load_jsonl(args.gt)
         for warning in validate_submission(submission, ground_truth, args.dataset,
                                            lines=[line for line, _ in numbered],
-                                           source=args.pred):
+                                           source=args.pred, gt_source=args.gt):
             print(f'warning: {warning}', file=sys.stderr)
+        scored = scored_fields(ground_truth, args.dataset)
+        unscored = [field for field in SCORABLE_FIELDS[args.dataset] if field not in scored
+                    and any(field in entry for entry in submission)]
+        if unscored:
+            print(f'warning: {args.gt} has no ground truth for {unscored}: not scored',
+                  file=sys.stderr)
+            submission = [{k: v for k, v in e.items() if k not in unscored}
+                          for e in submission]
         full, brief = evaluate(submission, ground_truth, args.dataset,
                                match_number=not args.partial,
                                verbose=args.verbose)

@@ -14,22 +14,34 @@
 All queries of a video go through the model in one batched forward (the
 config's test pipeline, then the model's preprocessor and ``test_step``).
 One line per query: ``qid, query, vid, pred_relevant_windows`` ([start_s,
-end_s, score], best first), ``pred_saliency_scores`` (one per clip).
+end_s, score], best first), ``pred_saliency_scores`` (one per clip). The qid of a
+query feature file named as the datasets name them (``qid{N}.npz`` or ``{N}.npz``) is
+N, of another file its name without extension; a query text's is its position among
+the queries (from 0) unless its ``--queries-file`` line gives one; repeated qids are
+an error. ``--duration`` must be positive and agree with the video's clips (within
+the datasets' tolerance, ``max(2 clips, 10%)``).
 ``--vis-dir`` also writes one figure per query (see
 ``tools/analysis/visualize.py``). The checkpoint may be omitted for
 parameter-free configs (``configs/zero_shot/*``).
 """
 import argparse
 import json
+import math
 import os.path as osp
+import re
 import sys
 import time
 
 from mmengine.config import Config, DictAction
 
 from sgdetr.apis import DatasetSplit, MomentInferencer
+from sgdetr.datasets.errors import DataError
 from sgdetr.evaluation.submission import dump_jsonl
 from sgdetr.extractors.cli import add_encoder_args, encoders_from_args
+from sgdetr.extractors.feature_files import is_feature_file
+
+#: errors of the inputs, reported as one message without a traceback
+INPUT_ERRORS = (ValueError, OSError, DataError)
 
 
 def parse_args(argv=None):
@@ -63,7 +75,20 @@ def parse_args(argv=None):
         parser.error('give --video (with queries) or --split')
     if args.video and not (args.query or args.query_features or args.queries_file):
         parser.error('--video needs --query, --query-features or --queries-file')
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        parser.error(f'--duration must be a positive number of seconds, got {args.duration:g}')
+    for path in args.query_features:
+        if not is_feature_file(path):
+            parser.error(f'--query-features {path}: ' + (
+                'not a feature file (.pt / .npz / .npy)' if osp.isfile(path) else 'no such file'))
     return args
+
+
+def feature_file_query(path):
+    """A query feature file as a query with the qid its name gives."""
+    name = osp.splitext(osp.basename(path))[0]
+    number = re.fullmatch(r'(?:qid)?(\d+)', name)
+    return dict(query=name, qid=int(number.group(1)) if number else name, features=path)
 
 
 def read_queries_file(path):
@@ -91,6 +116,14 @@ def official(entry, all_heads):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return run(args)
+    except INPUT_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+
+
+def run(args):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -108,13 +141,18 @@ def main(argv=None):
         gts = {r['qid']: r for r in split.records}
         where = f'{len(vids)} videos of {split.ann_file}'
     else:
-        queries = list(args.query) + list(args.query_features)
+        queries = list(args.query) + [feature_file_query(p) for p in args.query_features]
         if args.queries_file:
             queries += read_queries_file(args.queries_file)
         result = inferencer(args.video, queries, duration=args.duration, vid=args.vid,
                             progress=True)
         entries = result['predictions']
         where = args.video
+        qids = [e['qid'] for e in entries]
+        repeated = sorted({str(q) for q in qids if qids.count(q) > 1})
+        if repeated:
+            raise ValueError(f'qid(s) {repeated} given to more than one query: give each its '
+                             'own (a --queries-file line may set "qid")')
     dump_jsonl([official(e, args.all_heads) for e in entries], args.out)
     print(f'{len(entries)} queries of {where}: {args.out} ({time.time() - start:.1f} s)')
     if args.vis_dir:

@@ -5,6 +5,8 @@ first step (config keys, every annotation and feature file, the evaluation's
 ground truth, ``save_best``): a problem ends it with exit status 1 and a
 message naming the file and line (or key). ``--resume`` continues a killed run
 exactly as if it had not stopped (see :class:`sgdetr.engine.SGDETRRunner`).
+A work dir that holds an earlier run's checkpoints is trained into only with
+``--resume`` (continue it) or ``--overwrite`` (start over: they are removed).
 """
 import argparse
 import logging
@@ -40,6 +42,10 @@ def parse_args(argv=None):
         help='resume from the given checkpoint, or from the latest checkpoint '
         'in the work dir when no path is given')
     parser.add_argument(
+        '--overwrite', action='store_true',
+        help='start over in a work dir that holds an earlier run: its checkpoints are '
+        'removed (without this flag, or --resume, such a work dir is refused)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, e.g. '
         'train_dataloader.batch_size=32 model.detr_head.num_queries=10')
@@ -47,6 +53,8 @@ def parse_args(argv=None):
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.overwrite and args.resume:
+        parser.error('--overwrite starts over, --resume continues: give one of them')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -66,6 +74,8 @@ def build_config(args) -> Config:
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs '
                                '`auto_scale_lr = dict(base_batch_size=...)`')
         cfg.auto_scale_lr.enable = True
+    if args.overwrite:
+        cfg.overwrite_work_dir = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

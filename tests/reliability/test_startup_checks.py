@@ -85,6 +85,27 @@ def test_clip_id_past_the_video_in_val_ground_truth(data, tmp_path, capsys):
     assert status == 1 and f'{path}:2' in error and 'lies past the' in error
 
 
+def test_a_qid_in_both_train_and_val_is_an_error(data, tmp_path, capsys):
+    qid = read_jsonl(annotation_file(data, 'train'))[0]['qid']
+    edit_line(annotation_file(data, 'val'), 2, lambda r: r.__setitem__('qid', qid))
+    status, error, work_dir = train(data, tmp_path, capsys)
+    assert status == 1
+    assert (f"splits share 1 qid(s), which read the same text features: [{qid!r}]; "
+            'validation would score queries the model is trained on') in error
+    assert_nothing_trained(work_dir)
+
+
+def test_one_annotation_file_for_train_and_val_is_a_warning(data, tmp_path, capsys):
+    path = annotation_file(data, 'train')
+    config = write_tiny_config(tmp_path / 'tiny.py', data)
+    status = load_tool('train').main([
+        str(config), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+        f'val_dataloader.dataset.ann_file={path}', f'val_evaluator.ann_file={path}'])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert f'the train ({path}) and val ({path}) splits share 12 qid(s)' in captured.out
+
+
 # -- feature files -------------------------------------------------------------------
 def test_every_bad_feature_file_is_reported_at_start_up(data, tmp_path, capsys):
     short = video_file(data, 'train', 0)
@@ -170,6 +191,32 @@ def test_other_unknown_keys(data, tmp_path):
     assert 'EMAHook has no option \'momentum\'' not in message  # its averaging model's
     assert 'embed_dims' not in message
     assert '4 setting(s)' in message
+
+
+@pytest.mark.parametrize('option, message', [
+    ('model.type=SGDETRR',
+     "model.type: unknown type 'SGDETRR' (not in the model registry; did you mean 'SGDETR'?)"),
+    ('model.detr_head.num_querys=5',
+     "model.detr_head.num_querys: SpanDETRHead has no option 'num_querys' "
+     "(did you mean 'num_queries'?)"),
+    ('optim_wrapper.optimizer.lrr=0.001',
+     "optim_wrapper.optimizer.lrr: AdamW has no option 'lrr' (did you mean 'lr'?)"),
+    ('train_dataloader.dataset.ann_fil=x.jsonl',
+     "train_dataloader.dataset.ann_fil: QVHighlightsDataset has no option 'ann_fil' "
+     "(did you mean 'ann_file'?)"),
+    ('model.encoder.text_to_video.layer.type=SaliencyGuidedCrossAtention',
+     "model.encoder.text_to_video.layer.type: unknown type 'SaliencyGuidedCrossAtention' "
+     "(not in the model registry; did you mean 'SaliencyGuidedCrossAttention'?)"),
+    ('val_dataloader.dataset.pipeline.0.max_clip=10',
+     "val_dataloader.dataset.pipeline[0].max_clip: TruncateFeatures has no option 'max_clip' "
+     "(did you mean 'max_clips'?)"),
+])
+def test_component_typo_names_its_config_path(data, tmp_path, capsys, option, message):
+    status, error, work_dir = train(data, tmp_path, capsys, options=[option])
+    assert status == 1
+    assert message in error
+    assert 'Traceback' not in error
+    assert not work_dir.exists()
 
 
 @pytest.mark.parametrize('config', SHIPPED_CONFIGS, ids=lambda p: str(p.relative_to(REPO)))

@@ -21,7 +21,13 @@ built:
 - an option of a hook or a loop that its class does not take (checked
   against ``inspect.signature`` of the class, following ``**kwargs`` where
   they go: ``CheckpointHook`` passes them to ``Runner.save_checkpoint``,
-  ``EMAHook`` to its averaging model).
+  ``EMAHook`` to its averaging model);
+- the same inside the components the runner builds from a registry (the
+  model and every component in it, the optimizer wrapper and optimizer, the
+  schedulers, the datasets, their samplers and pipelines, the metrics): an
+  unknown ``type`` or option is named by its path
+  (``model.detr_head.num_querys``), where MMEngine would end in a bare
+  ``KeyError`` or ``TypeError`` when it builds it.
 
 Every problem is reported at once, with a suggestion for near-miss names.
 """
@@ -33,7 +39,9 @@ import re
 from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 from mmengine.config import Config
-from mmengine.registry import HOOKS, LOOPS, MODELS
+from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS, MODELS,
+                               OPTIM_WRAPPERS, OPTIMIZERS, PARAM_SCHEDULERS, TASK_UTILS,
+                               TRANSFORMS)
 from mmengine.runner import Runner
 
 #: names outside the runner's arguments that MMEngine itself reads
@@ -365,6 +373,69 @@ def _loop_problems(where, loop, scope, default, given, skip=()) -> List[str]:
     return problems
 
 
+#: the registry of a component by the argument that holds it (else its parent's)
+_CHILD_REGISTRY = {'optimizer': OPTIMIZERS, 'pipeline': TRANSFORMS, 'sampler': DATA_SAMPLERS,
+                   'dataset': DATASETS, 'datasets': DATASETS}
+#: where else a component inside the model may be registered
+_FALLBACK_REGISTRIES = (MODELS, TASK_UTILS)
+#: arguments consumed by MMEngine's builders, not passed to the class
+_BUILDER_KEYS = ('_scope_', 'paramwise_cfg', 'constructor', 'convert_to_iter_based')
+
+
+def _registered(registry, scope: str, name: str):
+    with registry.switch_scope_and_registry(scope) as scoped:
+        return scoped.get(name)
+
+
+def _registered_names(registry, scope: str) -> Set[str]:
+    names = set()
+    with registry.switch_scope_and_registry(scope) as scoped:
+        while scoped is not None:
+            names |= set(scoped.module_dict)
+            scoped = scoped.parent
+    return names
+
+
+def _component_problems(cfg: Config) -> List[str]:
+    scope = cfg.get('default_scope') or 'mmengine'
+    problems = []
+
+    def walk(where, node, registry):
+        if isinstance(node, (list, tuple)):
+            for index, item in enumerate(node):
+                walk(f'{where}[{index}]', item, registry)
+            return
+        if not isinstance(node, dict):
+            return
+        kind = node.get('type')
+        if isinstance(kind, str):
+            found = next((r for r in (registry, *_FALLBACK_REGISTRIES)
+                          if _registered(r, scope, kind) is not None), None)
+            if found is None:
+                close = difflib.get_close_matches(kind, sorted(_registered_names(registry, scope)),
+                                                  n=1)
+                problems.append(f'{where}.type: unknown type {kind!r} (not in the '
+                                f'{registry.name} registry'
+                                + (f'; did you mean {close[0]!r}?)' if close else ')'))
+                return
+            problems.extend(_option_problems(where, node, found, scope, skip=_BUILDER_KEYS))
+        for key, value in node.items():
+            if key not in ('type', 'init_cfg'):
+                walk(f'{where}.{key}', value, _CHILD_REGISTRY.get(key, registry))
+
+    walk('model', cfg.get('model'), MODELS)
+    walk('optim_wrapper', cfg.get('optim_wrapper'), OPTIM_WRAPPERS)
+    walk('param_scheduler', cfg.get('param_scheduler'), PARAM_SCHEDULERS)
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if isinstance(loader, dict):
+            for key in ('dataset', 'sampler'):
+                walk(f'{split}_dataloader.{key}', loader.get(key), _CHILD_REGISTRY[key])
+        if split != 'train':
+            walk(f'{split}_evaluator', cfg.get(f'{split}_evaluator'), METRICS)
+    return problems
+
+
 def check_config(cfg: Config, cfg_options: Optional[dict] = None, runner_cls=None) -> None:
     """Reject config keys that would be ignored or fail later (see the module
     documentation).
@@ -387,7 +458,7 @@ def check_config(cfg: Config, cfg_options: Optional[dict] = None, runner_cls=Non
                 runner_cls = scoped.get(cfg.runner_type) or SGDETRRunner
     keys = runner_keys(runner_cls)
     problems = (_top_level_problems(cfg, keys) + _cfg_option_problems(cfg, cfg_options, keys)
-                + _hook_and_loop_problems(cfg))
+                + _hook_and_loop_problems(cfg) + _component_problems(cfg))
     if problems:
         name = _display(cfg.filename) if cfg.filename else 'the config'
         raise ConfigError(f'{name}: {len(problems)} setting(s) would be ignored or fail '

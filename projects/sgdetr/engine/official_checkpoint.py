@@ -4,10 +4,14 @@ A released checkpoint is a PyTorch Lightning checkpoint whose ``state_dict``
 holds the model's tensors under ``model.``; its module tree differs from
 ours, so every tensor name is mapped by an explicit rule below, both ways.
 Two kinds of released tensors have no counterpart on purpose and are
-reported (never silently dropped): :data:`UNUSED_OFFICIAL`.
+reported (never silently dropped): :data:`UNUSED_OFFICIAL`. The learned text
+positions are left out only for a checkpoint trained without them: a
+checkpoint whose saved hyper-parameters say otherwise is refused
+(:data:`REQUIRED_HYPER_PARAMETERS`). Tensors outside the model's prefix (an
+EMA copy, loss modules) are listed; another prefix is converted on request.
 """
 import re
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 
@@ -107,6 +111,16 @@ UNUSED_OFFICIAL = {
 }
 
 
+#: released hyper-parameters this package can only represent at one value:
+#: name -> (that value, what another value would need)
+REQUIRED_HYPER_PARAMETERS = {
+    'use_txt_pos': (False, 'learned text positions (txt_position_embed) added to the text '
+                           'tokens, which this model does not have'),
+}
+#: where a checkpoint may save its hyper-parameters
+_HYPER_PARAMETER_KEYS = ('hyper_parameters', 'hparams', 'config', 'cfg')
+
+
 def _translate(key: str, source: int) -> Optional[str]:
     target = 1 - source
     best = None
@@ -144,16 +158,91 @@ class ConversionError(ValueError):
     """A released checkpoint that does not map onto the model exactly."""
 
 
-def official_state_dict(checkpoint) -> Dict[str, torch.Tensor]:
-    """The model tensors of a released checkpoint: a Lightning checkpoint (``state_dict``
-    with the ``model.`` prefix) or a bare state dict (with or without the prefix)."""
+def split_state_dict(checkpoint, prefix: Optional[str] = None
+                     ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """The model tensors of a released checkpoint, and the other tensors' keys.
+
+    Args:
+        checkpoint: a Lightning checkpoint (``state_dict``) or a bare state dict.
+        prefix: the model's prefix in it (``'model.'``, or e.g. the prefix
+            of an EMA copy); None: ``'model.'`` when a key has it, else none.
+
+    Returns:
+        (tensors without the prefix, sorted keys outside the prefix).
+    """
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConversionError('not a checkpoint: expected a dict of tensors, or a dict with a '
                               '"state_dict" of tensors')
-    if any(k.startswith('model.') for k in state):
-        state = {k[len('model.'):]: v for k, v in state.items() if k.startswith('model.')}
-    return state
+    if prefix is None:
+        prefix = 'model.' if any(k.startswith('model.') for k in state) else ''
+    inside = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not inside:
+        tops = sorted({k.split('.')[0] + '.' for k in state})
+        raise ConversionError(f'no tensor has the prefix {prefix!r}; the checkpoint\'s '
+                              f'prefixes are {tops}')
+    return inside, sorted(k for k in state if not k.startswith(prefix))
+
+
+def official_state_dict(checkpoint, prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
+    """The model tensors of a released checkpoint: a Lightning checkpoint (``state_dict``
+    with the ``model.`` prefix) or a bare state dict (with or without the prefix)."""
+    return split_state_dict(checkpoint, prefix)[0]
+
+
+def describe_outside(outside: Iterable[str], model_keys: Iterable[str]) -> List[str]:
+    """One line per prefix of the tensors outside the model: how many, which,
+    and whether it holds another copy of the model (an EMA average)."""
+    groups: Dict[str, List[str]] = {}
+    for key in outside:
+        groups.setdefault(key.split('.')[0] + '.', []).append(key)
+    model_keys = set(model_keys)
+    lines = []
+    for prefix, keys in sorted(groups.items()):
+        if {k[len(prefix):] for k in keys} >= model_keys:
+            lines.append(f'{prefix} ({len(keys)} tensors): another copy of the model (an '
+                         f'EMA average?), not converted; convert it with --prefix {prefix}')
+        else:
+            shown = ', '.join(keys[:3]) + (f', ... (+{len(keys) - 3})' if len(keys) > 3 else '')
+            lines.append(f'{prefix} ({len(keys)} tensors, not of the model): {shown}')
+    return lines
+
+
+def saved_hyper_parameters(checkpoint, names: Iterable[str] = tuple(REQUIRED_HYPER_PARAMETERS)
+                           ) -> Dict[str, Any]:
+    """The values of ``names`` wherever the checkpoint's saved hyper-parameters
+    (Lightning's ``hyper_parameters``, a saved config) hold them."""
+    names, found = set(names), {}
+
+    def visit(node, depth=0):
+        if depth > 8:
+            return
+        if isinstance(node, OpaqueObject):
+            node = [node.args, node.kwargs, getattr(node, 'state', None)]
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in names and not isinstance(value, (dict, list, tuple)):
+                    found.setdefault(key, value)
+                visit(value, depth + 1)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value, depth + 1)
+
+    if isinstance(checkpoint, dict):
+        visit([checkpoint.get(key) for key in _HYPER_PARAMETER_KEYS])
+    return found
+
+
+def check_hyper_parameters(checkpoint) -> Dict[str, Any]:
+    """Refuse a checkpoint trained with a setting this package cannot represent;
+    returns the settings found (:data:`REQUIRED_HYPER_PARAMETERS`)."""
+    found = saved_hyper_parameters(checkpoint)
+    wrong = [f'{name}={found[name]!r}: {why}' for name, (value, why)
+             in REQUIRED_HYPER_PARAMETERS.items() if name in found and found[name] != value]
+    if wrong:
+        raise ConversionError('the checkpoint was trained with settings this model cannot '
+                              'represent:\n  ' + '\n  '.join(wrong))
+    return found
 
 
 def convert_state_dict(official: Dict[str, torch.Tensor],
@@ -166,11 +255,11 @@ def convert_state_dict(official: Dict[str, torch.Tensor],
         the converted state dict (exactly ``target``'s keys) and a report
         ``{'unused': {key: reason}}``.
     Raises:
-        ConversionError: listing every released tensor that maps nowhere or
-            onto a tensor of another shape, and every model tensor left
-            without a value.
+        ConversionError: listing every released tensor that maps nowhere,
+            onto a tensor of another shape or onto one another tensor maps
+            onto, and every model tensor left without a value.
     """
-    converted, unused, problems = {}, {}, []
+    converted, unused, problems, source = {}, {}, [], {}
     for key, value in official.items():
         reason = is_unused_official(key)
         if reason is not None:
@@ -181,6 +270,10 @@ def convert_state_dict(official: Dict[str, torch.Tensor],
             problems.append(f'  {key} {tuple(value.shape)}: no tensor of the model '
                             f'({ours or "no mapping rule"})')
             continue
+        if ours in source:
+            problems.append(f'  {key} -> {ours}: {source[ours]} maps onto it too')
+            continue
+        source[ours] = key
         expected = target[ours].shape
         if value.shape != expected:
             if value.numel() == 1 and target[ours].numel() == 1:

@@ -20,10 +20,20 @@ lost.
   checkpoint that can be read when the latest is truncated, and always
   resumes from this work dir's checkpoints (a copied work dir does not reach
   back into the directory it was copied from).
+- **Disjoint splits.** A qid of the training split that the validation
+  split also holds, reading the same text feature file, is an error naming
+  the qids (the validation would score queries the model was trained on);
+  a warning when both splits read one annotation file, which is deliberate.
+- **Nothing lost.** Training from the start into a work dir that holds an
+  earlier run's checkpoints is refused (it would overwrite ``epoch_N.pth`` and
+  delete the old ones as its own): resume it, or start over with
+  ``overwrite_work_dir=True``, which removes them first and says so.
 """
+import os
 import os.path as osp
 from typing import List, Optional
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -48,18 +58,26 @@ class SGDETRRunner(Runner):
         self._resuming = False
         self._preloaded = {}
         self._resumed_meta: Optional[dict] = None
+        self._overwrite = False
         if not any(isinstance(hook, RandomStateHook) for hook in self._hooks):
             self.register_hook(RandomStateHook())
 
     @classmethod
     def from_cfg(cls, cfg) -> 'SGDETRRunner':
         check_config(cfg, runner_cls=cls)
-        return super().from_cfg(cfg)
+        work_dir = cfg.get('work_dir')
+        if work_dir and osp.exists(work_dir) and not osp.isdir(work_dir):
+            raise ConfigError(f'work_dir {work_dir} is a file, not a directory: choose another '
+                              'work dir (--work-dir)')
+        runner = super().from_cfg(cfg)
+        runner._overwrite = bool(cfg.get('overwrite_work_dir', False))
+        return runner
 
     # -- entry points: build what is checked, check, then run -----------------
     def train(self):
         from sgdetr.datasets.errors import DataError
         self._purpose = 'train'
+        self._check_earlier_run()
         # the data of both splits is checked before either error is reported
         problems = []
         try:
@@ -78,6 +96,7 @@ class SGDETRRunner(Runner):
             raise DataError('\n'.join(f'[{split}] {error}' for split, error
                                        in zip(('train', 'val'), problems)))
         if self._val_loop is not None:
+            self._check_disjoint_splits()
             self._check_save_best()
         return super().train()
 
@@ -92,6 +111,28 @@ class SGDETRRunner(Runner):
         self._test_loop = self.build_test_loop(self._test_loop)
         self._check_evaluation('test', self._test_loop)
         return super().test()
+
+    def _check_earlier_run(self) -> None:
+        if self._resume:
+            return
+        directory = self._checkpoint_dir()
+        earlier = sorted(name for name in os.listdir(directory)
+                         if name.endswith('.pth') or name == 'last_checkpoint') \
+            if osp.isdir(directory) else []
+        if not earlier:
+            return
+        if not self._overwrite:
+            raise ConfigError(
+                f'{directory} holds the checkpoints of an earlier run ({", ".join(earlier)}); '
+                'training from the start would overwrite or delete them. Continue that run '
+                'with --resume (resume=True), start over with --overwrite '
+                '(overwrite_work_dir=True: its checkpoints are removed first), or train into '
+                'another --work-dir')
+        if is_main_process():
+            for name in earlier:
+                os.remove(osp.join(directory, name))
+        self.logger.warning(f'overwrite_work_dir: the earlier run\'s checkpoints were removed '
+                            f'from {directory}: {", ".join(earlier)}')
 
     # -- start-up checks of the evaluation -------------------------------------
     def _check_evaluation(self, split: str, loop) -> None:
@@ -128,6 +169,29 @@ class SGDETRRunner(Runner):
             f'former [{preview(only_annotated)}], {len(only_read)} only in the latter '
             f'[{preview(only_read)}]; the metric needs a prediction for every annotated '
             'query (set match_number=False to score a subset)')
+
+    def _check_disjoint_splits(self) -> None:
+        from sgdetr.datasets.errors import DataError
+        train = getattr(self._train_loop.dataloader, 'dataset', None)
+        val = getattr(self._val_loop.dataloader, 'dataset', None)
+        try:
+            train_files, val_files = _text_files(train), _text_files(val)
+        except (AttributeError, KeyError, TypeError):
+            return
+        shared = sorted((qid for qid in train_files.keys() & val_files.keys()
+                         if train_files[qid] == val_files[qid]), key=str)
+        if not shared:
+            return
+        files = [getattr(d, 'ann_file', None) for d in (train, val)]
+        listed = ', '.join(map(repr, shared[:20])) + (' ...' if len(shared) > 20 else '')
+        message = (f'the train ({files[0]}) and val ({files[1]}) splits share {len(shared)} '
+                   f'qid(s), which read the same text features: [{listed}]; validation would '
+                   'score queries the model is trained on')
+        # one file for both is deliberate (a check that the model fits its data)
+        if files[0] is not None and osp.abspath(files[0]) == osp.abspath(files[1] or ''):
+            self.logger.warning(message)
+            return
+        raise DataError(message + '. Remove them from one of the files')
 
     def _check_save_best(self) -> None:
         names, known = set(), True
@@ -264,3 +328,10 @@ class SGDETRRunner(Runner):
                 self.logger.warning(f'{key} of the checkpoint is {value}, outside this '
                                     f'run\'s checkpoint directory: using {local}')
                 self.message_hub.update_info(key, local)
+
+
+def _text_files(dataset) -> dict:
+    """qid -> the text feature file it reads (the qid itself without a feature store)."""
+    features = getattr(dataset, 'features', None)
+    qids = (dataset.get_data_info(i)['qid'] for i in range(len(dataset)))
+    return {qid: features.text_path(qid) if features is not None else qid for qid in qids}

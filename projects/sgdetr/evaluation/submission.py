@@ -10,11 +10,13 @@ One JSON line per query::
 Windows are in seconds, clipped to [0, duration], in the order the model
 ranks them (the server reads the first 10 in the order given: the released
 SG-DETR ranks by foreground probability and scores by sqrt(p * IoU)), at
-most 10 unless asked otherwise.  The server expects
+most 10 unless asked otherwise; one saliency score per clip as the benchmark
+counts them (QVHighlights: ``int(duration / 2)``).  The server expects
 ``hl_val_submission.jsonl`` and ``hl_test_submission.jsonl`` zipped together.
 Numbers are written with Python's shortest round-trip repr, so the file
 scores exactly as the predictions it came from.
 """
+import difflib
 import json
 import math
 import os.path as osp
@@ -216,11 +218,25 @@ def check_submission_qids(entries: Sequence[dict],
                               + '; '.join(problems))
 
 
+def fit_saliency(scores, clips: int) -> List[float]:
+    """One score per clip of the video as the benchmark counts them: scores of
+    clips past its end (a partial last clip, padding) are dropped, and clips
+    the features do not reach take the lowest score given, so they rank last."""
+    scores = _to_numpy(scores).reshape(-1)
+    if len(scores) < clips:
+        low = scores.min() if len(scores) else 0.0
+        scores = np.concatenate([scores, np.full(clips - len(scores), low)])
+    return scores[:clips].tolist()
+
+
 def normalize_entry(entry: dict, annotation: Optional[dict] = None,
-                    max_windows: Optional[int] = MAX_WINDOWS) -> dict:
+                    max_windows: Optional[int] = MAX_WINDOWS,
+                    dataset: Optional[str] = None) -> dict:
     """An entry in the official layout: official keys only, windows in their
     order, at most ``max_windows``, clipped to the annotated duration when
-    ``annotation`` is given (which also fills a missing query / vid)."""
+    ``annotation`` is given (which also fills a missing query / vid), and one
+    saliency score per clip as ``dataset``'s metric counts them
+    (:func:`fit_saliency`; QVHighlights: ``int(duration / 2)``)."""
     annotation = annotation or {}
     out = {'qid': entry['qid'],
            'query': entry.get('query', annotation.get('query')),
@@ -234,15 +250,17 @@ def normalize_entry(entry: dict, annotation: Optional[dict] = None,
         out['pred_relevant_windows'] = format_windows(
             array[:, :2], array[:, 2], annotation.get('duration'), max_windows)
     if entry.get('pred_saliency_scores') is not None:
-        out['pred_saliency_scores'] = _to_numpy(
-            entry['pred_saliency_scores']).reshape(-1).tolist()
+        clips = num_clips(annotation, dataset)
+        scores = _to_numpy(entry['pred_saliency_scores']).reshape(-1)
+        out['pred_saliency_scores'] = (scores.tolist() if clips is None
+                                       else fit_saliency(scores, clips))
     return out
 
 
 def write_submission(entries: Sequence[dict], path: str,
                      annotations: Union[None, str, Sequence[dict]] = None,
                      max_windows: Optional[int] = MAX_WINDOWS,
-                     check: bool = True) -> List[dict]:
+                     check: bool = True, dataset: Optional[str] = None) -> List[dict]:
     """Normalise and write a submission file atomically.
 
     Args:
@@ -254,6 +272,9 @@ def write_submission(entries: Sequence[dict], path: str,
             require every qid of the split exactly once.
         max_windows: windows per query (None: all).
         check: verify the qids against ``annotations``.
+        dataset: the metric family (``'qvhighlights'``, ``'youtube'``,
+            ``'tvsum'``) whose clip count the saliency lists are fitted to;
+            None keeps them as they are.
 
     Returns:
         The entries as written.
@@ -263,7 +284,7 @@ def write_submission(entries: Sequence[dict], path: str,
     by_qid = {a['qid']: a for a in annotations} if annotations is not None else {}
     if check and annotations is not None:
         check_submission_qids(entries, (a['qid'] for a in annotations))
-    normalized = [normalize_entry(entry, by_qid.get(entry['qid']), max_windows)
+    normalized = [normalize_entry(entry, by_qid.get(entry['qid']), max_windows, dataset)
                   for entry in entries]
     dump_jsonl(normalized, path)
     return normalized
@@ -298,13 +319,42 @@ def zip_submission(submission_dir: str, zip_path: Optional[str] = None,
 # --------------------------------------------------------------------------
 # validating a submission before it is scored
 
-#: the predictions each metric family reads: (windows, saliency); 'optional'
-#: fields are scored when the first entry has them (the official rule)
-_FIELDS = {'qvhighlights': ('optional', 'optional'), 'charades': ('required', None),
-           'tacos': ('required', None), 'youtube': (None, 'required'),
-           'tvsum': (None, 'required')}
+#: the predictions each metric family scores, and the ground truth each needs
+_SCORED = {
+    'qvhighlights': {'pred_relevant_windows': ('"relevant_windows"',
+                                               lambda a: bool(a.get('relevant_windows'))),
+                     'pred_saliency_scores': ('"relevant_clip_ids" + "saliency_scores"',
+                                              lambda a: a.get('relevant_clip_ids') is not None
+                                              and a.get('saliency_scores') is not None)},
+    'charades': {'pred_relevant_windows': ('"relevant_windows"',
+                                           lambda a: bool(a.get('relevant_windows')))},
+    'youtube': {'pred_saliency_scores': ('"label"', lambda a: a.get('label') is not None)},
+}
+_SCORED['tacos'], _SCORED['tvsum'] = _SCORED['charades'], _SCORED['youtube']
+#: the prediction fields each metric family can score
+SCORABLE_FIELDS = {dataset: tuple(fields) for dataset, fields in _SCORED.items()}
 #: how many offending entries an error message lists
 MAX_LISTED = 20
+
+
+def scored_fields(ground_truth: Sequence[dict], dataset: str = 'qvhighlights',
+                  source: str = 'the ground truth') -> List[str]:
+    """The prediction fields ``dataset`` scores against ``ground_truth``: those
+    whose ground truth the annotations hold.
+
+    Raises:
+        SubmissionError: the annotations hold none (e.g. a prediction file
+            given as the ground truth).
+    """
+    fields = [field for field, (_, present) in _SCORED[dataset].items()
+              if any(present(entry) for entry in ground_truth)]
+    if not fields:
+        needed = ' or '.join(name for name, _ in _SCORED[dataset].values())
+        swapped = (' It holds predictions: are the prediction and annotation files swapped?'
+                   if any(k.startswith('pred_') for e in ground_truth[:1] for k in e) else '')
+        raise SubmissionError(f'{source}: no query has the ground truth that {dataset} '
+                              f'scores ({needed}); nothing can be scored.{swapped}')
+    return fields
 
 
 def _is_number(value) -> bool:
@@ -330,100 +380,111 @@ def _window_problem(windows, with_score: bool) -> Optional[str]:
     return None
 
 
+def _missing(entry: dict, field: str) -> str:
+    others = [k for k in entry if isinstance(k, str) and k not in _SCORED['qvhighlights']]
+    close = difflib.get_close_matches(field, others, n=1)
+    return f'no "{field}"' + (f' (did you mean "{close[0]}"?)' if close else '')
+
+
 def validate_submission(entries: Sequence[dict], ground_truth: Sequence[dict],
                         dataset: str = 'qvhighlights',
                         lines: Optional[Sequence[int]] = None,
-                        source: str = 'the submission') -> List[str]:
+                        source: str = 'the submission',
+                        gt_source: str = 'the ground truth') -> List[str]:
     """Check a submission before it is scored; return warnings.
+
+    The fields checked are those :func:`scored_fields` gives: every metric
+    the ground truth supports must be computable, so each of them is
+    required on every line.
 
     Errors, each naming the qid (and line): a qid that is not an int or a
     string; a qid given more than once (the official QVHighlights server
     would pool the windows of the repeated entries into one ranking, which
-    inflates MR mAP); windows that are not lists of numbers (strings...),
-    hold NaN/Inf or end before they start; saliency scores that are not a
-    list of finite numbers; a prediction the metric needs that an entry lacks.
+    inflates MR mAP); a missing field (with the nearest key the entry has);
+    windows that are not lists of numbers (strings...), hold NaN/Inf or end
+    before they start; saliency scores that are not a list of finite numbers
+    or fewer than the video's clips (the missing clips would be scored as
+    zeros, or the positives among them not counted).
 
     Warnings, for what the official evaluation accepts, saying how it is
-    scored: a saliency list whose length differs from the video's clips,
-    windows beyond the 10 that QVHighlights scores, windows outside
-    ``[0, duration]``.
+    scored: a saliency list longer than the video's clips, windows beyond
+    the 10 that QVHighlights scores, windows outside ``[0, duration]``.
 
     Args:
         entries: the submission.  ground_truth: the split's annotations.
         dataset: 'qvhighlights', 'charades', 'tacos', 'youtube' or 'tvsum'.
         lines: line number of every entry in its file (for messages).
-        source: names the submission in messages.
+        source, gt_source: name the submission and the annotations in messages.
 
     Raises:
         SubmissionError: listing every offending entry.
     """
-    windows_rule, saliency_rule = _FIELDS[dataset]
-    if entries and windows_rule == 'optional':
-        windows_rule = 'required' if 'pred_relevant_windows' in entries[0] else None
-    if entries and saliency_rule == 'optional':
-        saliency_rule = 'required' if 'pred_saliency_scores' in entries[0] else None
+    fields = scored_fields(ground_truth, dataset, gt_source)
     by_qid = {}
     for entry in ground_truth:
         by_qid.setdefault(entry.get('qid'), entry)
-    problems, first_line = [], {}
-    wrong_length, too_many, outside = [], [], []
+    problems, first_line = {}, {}  # entry index -> (where, its problems)
+    too_long, too_many, outside = [], [], []
     for index, entry in enumerate(entries):
         qid = entry.get('qid')
         where = (f'line {lines[index]} ' if lines is not None else '') + f'(qid {qid!r})'
+        found = problems.setdefault(index, (where, []))[1]
         if not isinstance(qid, (int, str)) or isinstance(qid, bool):
-            problems.append(f'{where}: "qid" must be an int or a string')
+            found.append('"qid" must be an int or a string')
             continue
         if qid in first_line:
-            problems.append(f'{where}: qid given again (first on {first_line[qid]}): the '
-                            'official server would pool the windows of both entries, which '
-                            'inflates mAP; keep one entry per qid')
+            found.append(f'qid given again (first on {first_line[qid]}): the official server '
+                         'would pool the windows of both entries, which inflates mAP; keep '
+                         'one entry per qid')
             continue
         first_line[qid] = f'line {lines[index]}' if lines is not None else f'entry {index}'
         annotation = by_qid.get(qid, {})
-        if windows_rule == 'required':
-            windows = entry.get('pred_relevant_windows')
-            if windows is None:
-                problems.append(f'{where}: no "pred_relevant_windows"')
+        found += [_missing(entry, field) for field in fields if entry.get(field) is None]
+        windows = entry.get('pred_relevant_windows')
+        if 'pred_relevant_windows' in fields and windows is not None:
+            problem = _window_problem(windows, with_score=dataset == 'qvhighlights')
+            if problem is not None:
+                found.append(problem)
             else:
-                problem = _window_problem(windows, with_score=dataset == 'qvhighlights')
-                if problem is not None:
-                    problems.append(f'{where}: {problem}')
-                else:
-                    if dataset == 'qvhighlights' and len(windows) > MAX_WINDOWS:
-                        too_many.append((qid, len(windows)))
-                    duration = annotation.get('duration')
-                    if _is_number(duration) and any(w[0] < 0 or w[1] > duration
-                                                    for w in windows):
-                        outside.append((qid, duration))
-        if saliency_rule == 'required':
-            saliency = entry.get('pred_saliency_scores')
-            if saliency is None:
-                problems.append(f'{where}: no "pred_saliency_scores"')
-            elif (not isinstance(saliency, list) or not saliency
-                  or not all(map(_is_number, saliency))):
-                problems.append(f'{where}: "pred_saliency_scores" must be a non-empty list '
-                                f'of numbers, got {str(saliency)[:60]}')
+                if dataset == 'qvhighlights' and len(windows) > MAX_WINDOWS:
+                    too_many.append((qid, len(windows)))
+                duration = annotation.get('duration')
+                if _is_number(duration) and any(w[0] < 0 or w[1] > duration
+                                                for w in windows):
+                    outside.append((qid, duration))
+        saliency = entry.get('pred_saliency_scores')
+        if 'pred_saliency_scores' in fields and saliency is not None:
+            expected = num_clips(annotation, dataset)
+            if (not isinstance(saliency, list) or not saliency
+                    or not all(map(_is_number, saliency))):
+                found.append('"pred_saliency_scores" must be a non-empty list of numbers, '
+                             f'got {str(saliency)[:60]}')
             elif not all(math.isfinite(v) for v in saliency):
-                problems.append(f'{where}: "pred_saliency_scores" holds NaN or Inf')
-            else:
-                expected = _num_clips(annotation, dataset)
-                if expected is not None and len(saliency) != expected:
-                    wrong_length.append((qid, len(saliency), expected))
+                found.append('"pred_saliency_scores" holds NaN or Inf')
+            elif expected is not None and len(saliency) < expected:
+                found.append(f'"pred_saliency_scores" has {len(saliency)} scores for the '
+                             f'{expected} clips of the video; give one per clip')
+            elif expected is not None and len(saliency) > expected:
+                too_long.append((qid, len(saliency), expected))
+    problems = [f'{where}: {"; ".join(found)}' for where, found in problems.values() if found]
     if problems:
         listed = '\n  '.join(problems[:MAX_LISTED])
         more = len(problems) - MAX_LISTED
         raise SubmissionError(f'{source}: {len(problems)} entr(ies) cannot be scored:\n  '
                               f'{listed}' + (f'\n  ... and {more} more' if more > 0 else ''))
-    return _warnings(dataset, source, wrong_length, too_many, outside)
+    return _warnings(dataset, source, too_long, too_many, outside)
 
 
-def _num_clips(annotation: dict, dataset: str) -> Optional[int]:
-    """Clips of the annotated video, as the metric counts them."""
+def num_clips(annotation: dict, dataset: Optional[str]) -> Optional[int]:
+    """Clips of the annotated video, as ``dataset``'s metric counts them
+    (None where it scores no saliency or the annotation does not say)."""
     if dataset == 'qvhighlights':
         duration = annotation.get('duration')
         return int(duration / 2) if _is_number(duration) else None
-    label = annotation.get('label')
-    return len(label) if isinstance(label, list) else None
+    if dataset in ('youtube', 'tvsum'):
+        label = annotation.get('label')
+        return len(label) if isinstance(label, list) else None
+    return None
 
 
 def _examples(items, render) -> str:
@@ -431,18 +492,16 @@ def _examples(items, render) -> str:
     return shown + (f', ... (+{len(items) - 5})' if len(items) > 5 else '')
 
 
-def _warnings(dataset, source, wrong_length, too_many, outside) -> List[str]:
+def _warnings(dataset, source, too_long, too_many, outside) -> List[str]:
     warnings = []
-    if wrong_length:
+    if too_long:
         how = ('HIT@1 takes the best of the scores as given, a clip past the video being a '
-               'miss; AP truncates them to the video\'s clips or pads them with zeros'
-               if dataset == 'qvhighlights' else
-               'longer lists are truncated, shorter ones rank (and count the positives '
-               'of) the predicted clips only')
+               'miss; AP reads the video\'s clips only' if dataset == 'qvhighlights' else
+               'the scores past the video\'s clips are ignored')
         warnings.append(
-            f'{source}: {len(wrong_length)} entr(ies) have a saliency list whose length '
-            f'differs from the video\'s clips ('
-            + _examples(wrong_length, lambda w: f'qid {w[0]!r}: {w[1]} scores, {w[2]} clips')
+            f'{source}: {len(too_long)} entr(ies) have more saliency scores than the '
+            f'video has clips ('
+            + _examples(too_long, lambda w: f'qid {w[0]!r}: {w[1]} scores, {w[2]} clips')
             + f'); scored as the official evaluation does: {how}')
     if too_many:
         warnings.append(
@@ -459,9 +518,10 @@ def _warnings(dataset, source, wrong_length, too_many, outside) -> List[str]:
 
 __all__ = [
     'SubmissionError', 'load_jsonl', 'load_jsonl_lines', 'validate_submission',
+    'scored_fields', 'num_clips', 'SCORABLE_FIELDS',
     'dump_jsonl', 'dump_json',
     'format_windows', 'prediction_to_submission', 'samples_to_submission',
-    'dedupe_by_qid', 'check_submission_qids', 'normalize_entry',
+    'dedupe_by_qid', 'check_submission_qids', 'normalize_entry', 'fit_saliency',
     'write_submission', 'zip_submission', 'SUBMISSION_FILES', 'SUBMISSION_ZIP',
     'MAX_WINDOWS'
 ]

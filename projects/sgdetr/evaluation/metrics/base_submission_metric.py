@@ -1,6 +1,7 @@
 """Shared part of the sgdetr metrics: predictions become submission entries
 in ``process``; ``compute_metrics`` dedupes them by qid, writes the
-submission when asked and scores it against the annotation file.
+submission when asked and scores the entries as written (one saliency score
+per clip as the benchmark counts them) against the annotation file.
 
 A model may return other heads' windows next to its output
 (``pred_instances_<head>``, e.g. ``pred_instances_fusion``): they are scored
@@ -19,7 +20,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from ..submission import (MAX_WINDOWS, dedupe_by_qid, dump_json, load_jsonl,
-                          prediction_to_submission, write_submission)
+                          normalize_entry, prediction_to_submission, write_submission)
 
 
 class BaseSubmissionMetric(BaseMetric):
@@ -40,6 +41,9 @@ class BaseSubmissionMetric(BaseMetric):
     """
     # '' (not None) keeps metric names bare without MMEngine's warning
     default_prefix: Optional[str] = ''
+    #: the metric family whose clip count saliency lists are fitted to
+    #: (:func:`~sgdetr.evaluation.submission.normalize_entry`); None: as predicted
+    clip_count_rule: Optional[str] = None
 
     def __init__(self,
                  ann_file: str,
@@ -164,7 +168,8 @@ class BaseSubmissionMetric(BaseMetric):
             return
         path = osp.join(self.submission_dir, self.submission_file)
         write_submission(entries, path, self._split_annotations(entries),
-                         max_windows=self.max_windows, check=self.match_number)
+                         max_windows=self.max_windows, check=self.match_number,
+                         dataset=self.clip_count_rule)
         print_log(f'submission of {len(entries)} queries written to {path}',
                   logger='current')
         if metrics is not None:
@@ -181,15 +186,23 @@ class BaseSubmissionMetric(BaseMetric):
                       'written, nothing scored', logger='current')
             return {}
         annotations = self._split_annotations(entries)
-        full, flat = self.score(entries, annotations)
+        full, flat = self.score(self._as_written(entries, annotations), annotations)
         for head in sorted({h for r in results for h in r['heads']}):
             head_entries = self.results_to_submission(
                 [r['heads'][head] for r in results if head in r['heads']])
-            head_full, head_flat = self.score(head_entries, annotations)
+            head_full, head_flat = self.score(self._as_written(head_entries, annotations),
+                                              annotations)
             full = {**full, head: head_full}
             flat.update({f'{head}/{k}': v for k, v in head_flat.items()})
         self.write(entries, full)
         return flat
+
+    def _as_written(self, entries: Sequence[dict], annotations: Sequence[dict]) -> List[dict]:
+        """The entries as :meth:`write` writes them, so that the logged
+        metrics are those of the file."""
+        by_qid = {a['qid']: a for a in annotations}
+        return [normalize_entry(e, by_qid.get(e['qid']), self.max_windows,
+                                self.clip_count_rule) for e in entries]
 
     def has_ground_truth(self) -> bool:
         raise NotImplementedError

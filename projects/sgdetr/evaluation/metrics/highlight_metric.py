@@ -41,6 +41,7 @@ class HighlightMAPMetric(BaseSubmissionMetric):
         super().__init__(ann_file, submission_dir, split_name, None,
                          match_number, collect_device, prefix, collect_dir)
         self.protocol = protocol
+        self.clip_count_rule = protocol
         self.top_k = top_k
         self.domains = None if domains is None else set(domains)
 

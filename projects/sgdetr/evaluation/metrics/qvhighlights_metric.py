@@ -31,6 +31,8 @@ class QVHighlightsMetric(BaseSubmissionMetric):
             collect_dir: see :class:`BaseSubmissionMetric`.
     """
 
+    clip_count_rule = 'qvhighlights'
+
     @property
     def submission_file(self) -> str:
         return SUBMISSION_FILES.get(self.split_name,

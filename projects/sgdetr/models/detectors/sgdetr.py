@@ -174,7 +174,8 @@ class SGDETR(BaseModel):
         pairs = [torch.stack([s.pos_clip_indices, s.neg_clip_indices]) if 'pos_clip_indices'
                  in s else torch.zeros(2, 0, dtype=torch.long) for s in data_samples]
         width = max(p.shape[1] for p in pairs)
-        pairs = torch.stack([p if p.shape[1] == width else torch.zeros(2, width, dtype=torch.long)
+        # -1: no pair, so a sample without one takes no part in the margin loss
+        pairs = torch.stack([p if p.shape[1] == width else torch.full((2, width), -1)
                              for p in pairs]).to(device)
         return dict(
             gt_spans=[span_xx_to_cxw(s.gt_instances.spans.to(device).float())
