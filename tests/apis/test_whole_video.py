@@ -114,7 +114,7 @@ def test_whole_video_false_is_the_released_truncation(sgdetr_raw):
         truncated = sgdetr_raw.predict(video, text, duration=600.0)
     finally:
         sgdetr_raw.model.test_cfg['whole_video'] = True
-    first = sgdetr_raw.predict(video[:75], text, duration=600.0)
+    first = sgdetr_raw.predict(video[:75], text, duration=150.0)
     assert truncated == first
     assert len(truncated['pred_saliency_scores']) == 75
 
@@ -150,3 +150,18 @@ def test_inferencer_covers_the_whole_video():
     for entry in out['predictions']:
         assert len(entry['pred_saliency_scores']) == 600
         assert max(w[1] for w in entry['pred_relevant_windows']) <= 1200.0
+
+
+def test_bad_durations_and_long_queries(sgdetr_raw):
+    video, text = planted_video(20, (2, 6))
+    for duration, message in ((-3.0, 'positive number of seconds'), (0.0, 'positive'),
+                              (float('nan'), 'positive'), (500.0, 'disagrees with the video')):
+        with pytest.raises(ValueError, match=message):
+            sgdetr_raw.predict(video, text, duration=duration)
+    long_query = np.repeat(text, 10, axis=0)  # 60 tokens, the config reads 40
+    with pytest.warns(UserWarning, match='has 60 tokens: the model reads its first 40'):
+        result = sgdetr_raw.predict(video, long_query, duration=40.0)
+    assert result == sgdetr_raw.predict(video, long_query[:40], duration=40.0)
+    one_clip = sgdetr_raw.predict(video[:1], text)
+    assert len(one_clip['pred_saliency_scores']) == 1
+    assert all(0 <= w[0] < w[1] <= 2.0 for w in one_clip['pred_relevant_windows'])

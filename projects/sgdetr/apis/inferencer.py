@@ -19,7 +19,6 @@ preprocessor and ``test_step``: the same path as ``tools/test.py``, so a query
 gets the windows it would get alone (the models compute each sample as in a
 batch of its own).
 """
-import math
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -28,21 +27,9 @@ import torch
 from mmengine.config import Config
 
 from sgdetr.evaluation.submission import prediction_to_submission
-from .predictor import MomentPredictor
+from .predictor import MomentPredictor, check_duration
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-
-
-def check_duration(duration: float, num_clips: int, clip_len: Optional[float]) -> None:
-    """Refuse a duration the features cannot have: windows are computed on the
-    clips' timeline and written in seconds of ``duration``."""
-    if not (math.isfinite(duration) and duration > 0):
-        raise ValueError(f'the duration must be a positive number of seconds, got {duration:g}')
-    # the datasets' tolerance: a partial last clip, a few frames more or less
-    if clip_len and abs(duration / clip_len - num_clips) > max(2.0, 0.1 * num_clips):
-        raise ValueError(f'duration {duration:g} s disagrees with the video features: '
-                         f'{num_clips} clips of {clip_len:g} s are {num_clips * clip_len:g} s '
-                         '(wrong duration, or features of another clip length?)')
 
 
 def _as_array(features) -> np.ndarray:

@@ -1,4 +1,6 @@
 """A small Python API: moments and highlights for one video and its queries."""
+import math
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -13,6 +15,18 @@ from sgdetr.datasets.sliding_windows import moment_collate
 from sgdetr.registry import MODELS, TRANSFORMS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
+
+
+def check_duration(duration: float, num_clips: int, clip_len: Optional[float]) -> None:
+    """Refuse a duration the features cannot have: windows are computed on the
+    clips' timeline and written in seconds of ``duration``."""
+    if not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f'the duration must be a positive number of seconds, got {duration:g}')
+    # the datasets' tolerance: a partial last clip, a few frames more or less
+    if clip_len and abs(duration / clip_len - num_clips) > max(2.0, 0.1 * num_clips):
+        raise ValueError(f'duration {duration:g} s disagrees with the video features: '
+                         f'{num_clips} clips of {clip_len:g} s are {num_clips * clip_len:g} s '
+                         '(wrong duration, or features of another clip length?)')
 
 
 class MomentPredictor:
@@ -55,6 +69,8 @@ class MomentPredictor:
         pipeline = dataset.get('pipeline') or [dict(type='BuildMomentTargets'),
                                                dict(type='PackMomentInputs')]
         self.pipeline = Compose([TRANSFORMS.build(t) for t in pipeline])
+        self.max_tokens = next((t.get('max_tokens') for t in pipeline
+                                if t.get('type') == 'TruncateFeatures'), None)
 
     def _video(self, video: Union[ArrayLike, Sequence[ArrayLike]]) -> np.ndarray:
         sources = [np.asarray(v, dtype=np.float32) for v in
@@ -72,12 +88,17 @@ class MomentPredictor:
     def prepare(self, video: Union[ArrayLike, Sequence[ArrayLike]], text: ArrayLike,
                 duration: Optional[float] = None, query: str = '', qid=0, vid: str = '') -> dict:
         """One sample as the dataset would hand it to the model (after the pipeline)."""
-        video_array = self._video(video)
+        video_array, text_array = self._video(video), self._text(text)
         num_clips = len(video_array)
+        if duration is not None:
+            check_duration(float(duration), num_clips, self.clip_len)
+        if self.max_tokens is not None and len(text_array) > self.max_tokens:
+            warnings.warn(f'query {qid!r} ({query[:40]!r}) has {len(text_array)} tokens: the model '
+                          f'reads its first {self.max_tokens} (the text limit of the config)')
         # Highlight-only configs derive the clip length from the duration.
         clip_len = self.clip_len or (duration / num_clips if duration else 2.0)
         return self.pipeline(dict(
-            video=video_array, text=self._text(text), qid=qid, vid=vid, query=query,
+            video=video_array, text=text_array, qid=qid, vid=vid, query=query,
             duration=float(duration if duration is not None else num_clips * clip_len),
             clip_len=clip_len, num_clips=num_clips))
 
