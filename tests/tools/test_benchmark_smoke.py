@@ -60,3 +60,16 @@ def test_toy_run_reports_each_batch_size_and_precision(benchmark_tool, tmp_path,
         assert r['train_step_median_s'] > 0 and r['inference_queries_per_s'] > 0
         assert r['train_gflop_per_step'] > 0 and r['peak_rss_gb'] > 0
         assert r['matmul_peak_gflop_per_s'] > 0
+
+
+def test_long_video_mode_reports_seconds_and_memory(benchmark_tool, capsys):
+    report = benchmark_tool.main([
+        '--config', str(REPO / 'configs' / 'sgdetr_demo.py'), '--long-video', '60', '200',
+        '--long-queries', '2', '--iters', '1', '--warmup', '0', '--threads', '1',
+        '--cfg-options', 'model.encoder.embed_dims=16', 'model.detr_head.num_queries=5'])
+    assert 'Measured on this machine' in capsys.readouterr().out
+    rows = report['long_video']
+    assert [(r['clips'], r['queries']) for r in rows] == [(60, 2), (200, 2)]
+    # 200 clips: windows of 75 at a stride of 56
+    assert [r['windows_per_query'] for r in rows] == [1, 4]
+    assert all(r['seconds_median'] > 0 and r['peak_rss_gb'] > 0 for r in rows)

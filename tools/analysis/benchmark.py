@@ -184,6 +184,18 @@ def matmul_peak(dtype: torch.dtype, max_size: int = 2048, iters: int = 5,
     return 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
 
 
+def worker_setup(args):
+    """Threads, seeds and the config (with ``--cfg-options``) of a worker process."""
+    from mmengine.config import Config
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict({k: _literal(v) for k, v in (o.split('=', 1) for o in args.cfg_options)})
+    return cfg, np.random.default_rng(args.seed)
+
+
 def worker(args) -> dict:
     from mmengine.config import Config, DictAction  # noqa: F401
     from mmengine.dataset import pseudo_collate
@@ -193,13 +205,7 @@ def worker(args) -> dict:
     import sgdetr  # noqa: F401  (registers every component)
     from sgdetr.registry import MODELS
     batch_size, precision = int(args.worker[0]), args.worker[1]
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict({k: _literal(v) for k, v in (o.split('=', 1) for o in args.cfg_options)})
+    cfg, rng = worker_setup(args)
     init_default_scope('sgdetr')
     annotations = load_annotations(args.annotations)
     model = MODELS.build(cfg.model)
@@ -247,17 +253,9 @@ def worker(args) -> dict:
 
 def long_video_worker(args) -> dict:
     """Seconds and peak RSS of one video's queries through the predictor."""
-    from mmengine.config import Config
-
     from sgdetr.apis import MomentPredictor
     clips = int(args.worker[1])
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict({k: _literal(v) for k, v in (o.split('=', 1) for o in args.cfg_options)})
+    cfg, rng = worker_setup(args)
     predictor = MomentPredictor(cfg)
     dataset = cfg.test_dataloader.dataset
     video = rng.normal(size=(clips, dataset.video_dim)).astype(np.float32)

@@ -21,7 +21,7 @@ DEFAULT_POSTPROCESS = dict(
     fusion=dict(atss=dict(score_thr=0.01, nms_thr=0.75, max_per_video=10),
                 model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1))
 DEFAULT_TEST_CFG = dict(whole_video=True, window_batch=64,
-                        merge=dict(nms_thr=0.7, rescore=None, edge_factor=0.5))
+                        merge=dict(nms_thr=0.7, rescore='saliency', edge_factor=0.5))
 
 
 def source_video(vid: str) -> str:
