@@ -91,15 +91,19 @@ def test_merge_window_samples_one_sample_per_query():
     # whole_video=False: the first window only, the released truncation
     windows = [window_sample(0, 2, 0, [[1., 3]], [0.5], [1.0] * 10),
                window_sample(1, 2, 10, [[1., 3]], [0.7], [3.0] * 10)]
-    first = merge_window_samples(windows, dict(nms_thr=0.7, max_windows=10), whole_video=False)
+    first = merge_window_samples(windows[:1], dict(nms_thr=0.7, max_windows=10),
+                                 whole_video=False)
     assert len(first) == 1 and first[0].pred_saliency.tolist() == [1.0] * 10
+    assert first[0].metainfo['duration'] == 20.0
 
 
-def test_windows_out_of_order_are_an_error():
+def test_windows_out_of_order_or_missing_are_an_error():
     windows = [window_sample(1, 2, 10, [[1., 3]], [0.7], [3.0] * 10),
                window_sample(0, 2, 0, [[1., 3]], [0.5], [1.0] * 10)]
     with pytest.raises(RuntimeError, match='moment_collate'):
         merge_window_samples(windows, dict(nms_thr=0.7, max_windows=10))
+    with pytest.raises(RuntimeError, match='consecutive'):
+        merge_window_samples(windows[1:], dict(nms_thr=0.7, max_windows=10))
 
 
 def test_a_span_cut_by_a_window_edge_loses_to_the_whole_moment():

@@ -213,6 +213,10 @@ class SGDETR(BaseModel):
         the order the benchmark reads them) and ``pred_saliency`` (one per real clip),
         one sample per query: the windows of a long video are predicted
         ``window_batch`` at a time and merged onto the video's timeline."""
+        if not self.test_cfg['whole_video']:  # the released truncation: first windows only
+            first = [i for i, s in enumerate(data_samples) if not s.metainfo.get('window_index')]
+            inputs = {k: v[first] for k, v in inputs.items()}
+            data_samples = [data_samples[i] for i in first]
         step = int(self.test_cfg['window_batch'])
         for start in range(0, len(data_samples), step):
             chunk = {k: v[start:start + step] for k, v in inputs.items()}

@@ -142,8 +142,9 @@ def merge_window_samples(data_samples: List, merge: dict, whole_video: bool = Tr
             in seconds of their window, ``pred_saliency`` per real clip).
         merge: :func:`merge_moments` settings (``nms_thr``, ``rescore``,
             ``max_windows``).
-        whole_video: False keeps only each video's first window, the
-            released truncation to the trained length.
+        whole_video: False: each video's first window alone stands for it
+            (the released truncation to the trained length); ``data_samples``
+            then holds first windows only.
     Returns:
         one sample per query.
     """
@@ -155,14 +156,15 @@ def merge_window_samples(data_samples: List, merge: dict, whole_video: bool = Tr
             merged.append(sample)
             index += 1
             continue
-        windows = data_samples[index:index + count]
-        if [int(w.metainfo.get('window_index', -1)) for w in windows] != list(range(count)):
+        windows = data_samples[index:index + (count if whole_video else 1)]
+        indices = [int(w.metainfo.get('window_index', -1)) for w in windows]
+        if indices != list(range(count if whole_video else 1)):
             raise RuntimeError('the windows of one video must be consecutive in a batch: '
                                'collate with moment_collate')
         merged.append(windows[0] if not whole_video else _merge(windows, merge))
         merged[-1].set_metainfo(dict(duration=sample.metainfo['video_duration'],
                                      num_windows=1, merged_windows=count))
-        index += count
+        index += len(windows)
     return merged
 
 
