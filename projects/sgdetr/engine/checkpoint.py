@@ -25,18 +25,11 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..errors import CheckpointError, CheckpointMismatchError
 from .safe_checkpoint_globals import SAFE_CHECKPOINT_GLOBALS
 
 #: how many tensors of one kind a mismatch report lists before summarising
 MAX_LISTED_TENSORS = 50
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read, is refused, or does not fit the model."""
-
-
-class CheckpointMismatchError(CheckpointError):
-    """The tensors of a checkpoint do not match those of the model exactly."""
 
 
 def load_checkpoint_file(filename: str, map_location='cpu'):

@@ -38,10 +38,10 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..errors import CheckpointError, ConfigError, DataError
 from ..registry import RUNNERS
-from .checkpoint import (CheckpointError, load_checkpoint_file, load_model_weights,
-                         resume_candidates)
-from .config_check import ConfigError, check_config
+from .checkpoint import load_checkpoint_file, load_model_weights, resume_candidates
+from .config_check import check_config
 from .random_state import RandomStateHook
 
 
@@ -75,7 +75,6 @@ class SGDETRRunner(Runner):
 
     # -- entry points: build what is checked, check, then run -----------------
     def train(self):
-        from sgdetr.datasets.errors import DataError
         self._purpose = 'train'
         self._check_earlier_run()
         # the data of both splits is checked before either error is reported
@@ -148,7 +147,6 @@ class SGDETRRunner(Runner):
 
     @staticmethod
     def _check_queries(split: str, metric, dataset) -> None:
-        from sgdetr.datasets.errors import DataError
         try:
             dataset_qids = {dataset.get_data_info(i)['qid'] for i in range(len(dataset))}
         except (AttributeError, KeyError, TypeError):
@@ -171,7 +169,6 @@ class SGDETRRunner(Runner):
             'query (set match_number=False to score a subset)')
 
     def _check_disjoint_splits(self) -> None:
-        from sgdetr.datasets.errors import DataError
         train = getattr(self._train_loop.dataloader, 'dataset', None)
         val = getattr(self._val_loop.dataloader, 'dataset', None)
         try:
