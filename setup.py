@@ -16,7 +16,7 @@ setup(
     packages=packages,
     install_requires=[
         'torch>=2.6',  # weights-only torch.load by default (checkpoints run no code)
-        'mmengine==0.10.7',
+        'mmengine>=0.10.0,<0.11',  # tests run with 0.10.0 and 0.10.7 (make installs 0.10.7)
         'mmcv==2.1.0',  # with compiled ops: mmdet.models needs them
         'mmdet==3.3.0',
         'numpy',

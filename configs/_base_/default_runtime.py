@@ -1,11 +1,17 @@
 default_scope = 'sgdetr'
 custom_imports = dict(imports=['sgdetr'], allow_failed_imports=False)
+# strict checkpoint loading, start-up checks, exact resume (sgdetr.engine.SGDETRRunner;
+# it adds RandomStateHook and WeightsOnlyCheckpointHook to every run)
+runner_type = 'SGDETRRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20),
+    # the atomic backend: a save killed halfway leaves the previous file, never a truncated one
+    logger=dict(type='LoggerHook', interval=20,
+                backend_args=dict(backend='sgdetr_atomic_local')),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
+                    backend_args=dict(backend='sgdetr_atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
 env_cfg = dict(

@@ -1,11 +1,24 @@
 import pytest
+from mmengine.config import Config
 from mmengine.fileio import get_file_backend
+from mmengine.fileio.backends import LocalBackend
 
-from sgdetr.engine import AtomicLocalBackend, atomic_write_bytes
+from sgdetr.engine import ATOMIC_BACKEND, AtomicLocalBackend, atomic_write_bytes
+
+RUNTIME = 'configs/_base_/default_runtime.py'
 
 
-def test_mmengine_local_backend_is_atomic():
-    assert isinstance(get_file_backend('/tmp/x.pth'), AtomicLocalBackend)
+def test_the_named_backend_is_atomic_and_local_is_mmengines():
+    named = get_file_backend('/tmp/x.pth', backend_args=dict(backend=ATOMIC_BACKEND))
+    assert isinstance(named, AtomicLocalBackend)
+    assert type(get_file_backend('/tmp/x.pth')) is LocalBackend
+
+
+def test_the_runtime_config_writes_checkpoints_through_it():
+    cfg = Config.fromfile(RUNTIME)
+    assert cfg.runner_type == 'SGDETRRunner'
+    for hook in ('checkpoint', 'logger'):
+        assert cfg.default_hooks[hook].backend_args == dict(backend=ATOMIC_BACKEND)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
@@ -19,6 +32,6 @@ def test_failed_write_keeps_the_old_file(tmp_path):
 
 
 def test_put_text_round_trip(tmp_path):
-    backend = get_file_backend(str(tmp_path))
+    backend = get_file_backend(str(tmp_path), backend_args=dict(backend=ATOMIC_BACKEND))
     backend.put_text('héllo', tmp_path / 'sub' / 'a.txt')
     assert (tmp_path / 'sub' / 'a.txt').read_text(encoding='utf-8') == 'héllo'

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from sgdetr.engine import SGDETRRunner
+from sgdetr.engine import SGDETRRunner, load_checkpoint_file
 from sgdetr.engine.random_state import META_KEY
 
 from reliability_utils import tiny_cfg
@@ -73,7 +73,7 @@ def test_killed_mid_epoch_and_resumed_is_bit_identical(shared_data, tmp_path, nu
 
 def test_checkpoint_holds_the_random_states(shared_data, tmp_path):
     train(tiny_cfg(shared_data, tmp_path, 1, name='states'))
-    checkpoint = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
+    checkpoint = load_checkpoint_file(tmp_path / 'epoch_1.pth')
     saved = checkpoint['meta'][META_KEY]
     assert saved['world_size'] == 1 and len(saved['states']) == 1
     assert set(saved['states'][0]) >= {'python', 'numpy', 'torch'}

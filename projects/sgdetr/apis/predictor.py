@@ -8,10 +8,10 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 from sgdetr.datasets.features import combine_video_sources, l2_normalize
 from sgdetr.datasets.sliding_windows import moment_collate
+from sgdetr.engine.checkpoint import load_model_weights, read_checkpoint
 from sgdetr.registry import MODELS, TRANSFORMS
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
@@ -59,7 +59,8 @@ class MomentPredictor:
         init_default_scope(cfg.get('default_scope', 'sgdetr'))
         self.model = MODELS.build(cfg.model)
         if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True)
+            load_model_weights(self.model, read_checkpoint(checkpoint), strict=True,
+                               source=str(checkpoint))
         self.model.to(device).eval()
         dataset = cfg.test_dataloader.dataset
         self.clip_len = dataset.get('clip_len', 2.0)

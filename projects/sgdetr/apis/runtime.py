@@ -76,7 +76,9 @@ def build_runner(cfg: Config):
     else :class:`sgdetr.engine.SGDETRRunner` (strict checkpoints, start-up
     checks, exact resume)."""
     if cfg.get('runner_type'):
-        from mmengine.registry import RUNNERS
+        # the project's registry: MMEngine's root one finds 'SGDETRRunner' only once
+        # a default scope exists, which a fresh process (a torchrun worker) lacks
+        from sgdetr.registry import RUNNERS
         return RUNNERS.build(cfg)
     return SGDETRRunner.from_cfg(cfg)
 

@@ -1,9 +1,15 @@
-"""Atomic writes for every local file MMEngine saves (checkpoints, logs' JSON).
+"""Atomic writes: the functions the package writes its files with, and a
+file backend for the files MMEngine saves on a run's behalf.
 
 MMEngine's ``LocalBackend.put`` opens the destination and writes into it, so a
 job killed mid-save leaves a truncated ``epoch_N.pth`` that ``--resume`` then
 picks up as the latest checkpoint. Writing to a temporary file in the same
 directory and ``os.replace``-ing it is atomic on POSIX and Windows.
+
+The backend is registered under its own name, ``ATOMIC_BACKEND``, and used
+where a config names it (``backend_args=dict(backend='sgdetr_atomic_local')``
+of the checkpoint and logger hooks in ``configs/_base_/default_runtime.py``);
+MMEngine's ``'local'`` backend stays what it is for every other program.
 
 The file gets the permissions a plain ``open(path, 'w')`` would give it: those
 of the file it replaces, or ``0o666`` less the process umask for a new file
@@ -98,4 +104,6 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_text(obj, filepath, encoding)
 
 
-register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+#: the name configs give in ``backend_args`` to write through AtomicLocalBackend
+ATOMIC_BACKEND = 'sgdetr_atomic_local'
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend)

@@ -6,9 +6,9 @@ Every checkpoint this package reads goes through :func:`load_checkpoint_file`:
 ``torch.load(weights_only=True)`` with exactly the classes of
 ``SAFE_CHECKPOINT_GLOBALS`` allowed besides torch's own, so a pickle
 that would run code (``__reduce__`` to ``os.system``...) is refused before
-anything in it is called. MMEngine's loader of local paths
-(``CheckpointLoader`` scheme ``''``: ``Runner.load_checkpoint``,
-``mmengine.runner.load_checkpoint``) is replaced by it on import.
+anything in it is called. The allow-list holds for these loads only
+(``torch.serialization.safe_globals``): MMEngine's own loaders and torch's
+global allow-list are left as they are.
 """
 import logging
 import os
@@ -25,18 +25,11 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..errors import CheckpointError, CheckpointMismatchError
 from .safe_checkpoint_globals import SAFE_CHECKPOINT_GLOBALS
 
 #: how many tensors of one kind a mismatch report lists before summarising
 MAX_LISTED_TENSORS = 50
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read, is refused, or does not fit the model."""
-
-
-class CheckpointMismatchError(CheckpointError):
-    """The tensors of a checkpoint do not match those of the model exactly."""
 
 
 def load_checkpoint_file(filename: str, map_location='cpu'):
@@ -49,11 +42,9 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise CheckpointError(f'{filename}: no such checkpoint file')
-    # (the `safe_globals` context manager would remove them again on exit,
-    # also for the loads MMEngine makes itself)
-    torch.serialization.add_safe_globals(SAFE_CHECKPOINT_GLOBALS)
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+            return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()
         detail = next((line.strip() for line in reason if 'GLOBAL' in line or
@@ -68,9 +59,14 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
                               f'corrupt or not a PyTorch file): {error}') from error
 
 
-@CheckpointLoader.register_scheme(prefixes='', force=True)
-def _load_from_local(filename, map_location):
-    return load_checkpoint_file(filename, map_location)
+def read_checkpoint(filename: str, map_location='cpu'):
+    """A local checkpoint through :func:`load_checkpoint_file`; a URL
+    (``https://``, ``s3://``...) through MMEngine's loader of its scheme,
+    with the same allow-list (those loaders are weights-only on torch>=2.6)."""
+    if '://' not in str(filename):
+        return load_checkpoint_file(filename, map_location)
+    with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+        return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
 
 
 def checkpoint_state_dict(checkpoint, source: str = 'the checkpoint') -> Dict[str, torch.Tensor]:

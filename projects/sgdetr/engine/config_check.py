@@ -44,14 +44,23 @@ from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS, M
                                TRANSFORMS)
 from mmengine.runner import Runner
 
+from ..errors import ConfigError
+
 #: names outside the runner's arguments that MMEngine itself reads
 _MMENGINE_KEYS = {'_base_', 'custom_imports', 'runner_type', 'gpu_ids', 'filename',
                   '_deprecation_'}
 _CFG_READ = re.compile(r"(?:(?<![\w.])cfg|self\.cfg)(?:\.get\(|\[)\s*['\"](\w+)['\"]")
 
 
-class ConfigError(ValueError):
-    """A config key that would be ignored or fail later."""
+def runner_class(cfg: Config) -> type:
+    """The runner class ``runner_type`` names (``SGDETRRunner``, that of the
+    tools, when it names none), looked up by name in the registry so that
+    this module needs no import of the runner (which imports it)."""
+    from mmengine.registry import RUNNERS
+    name = cfg.get('runner_type') or 'SGDETRRunner'
+    with RUNNERS.switch_scope_and_registry(cfg.get('default_scope') or 'sgdetr') as scoped:
+        found = scoped.get(name)
+    return found if isinstance(found, type) else Runner
 
 
 def runner_keys(runner_cls=Runner) -> Set[str]:
@@ -450,12 +459,7 @@ def check_config(cfg: Config, cfg_options: Optional[dict] = None, runner_cls=Non
         ConfigError: listing every problem.
     """
     if runner_cls is None:
-        from mmengine.registry import RUNNERS
-        from .runner import SGDETRRunner
-        runner_cls = SGDETRRunner
-        if cfg.get('runner_type'):
-            with RUNNERS.switch_scope_and_registry(cfg.get('default_scope')) as scoped:
-                runner_cls = scoped.get(cfg.runner_type) or SGDETRRunner
+        runner_cls = runner_class(cfg)
     keys = runner_keys(runner_cls)
     problems = (_top_level_problems(cfg, keys) + _cfg_option_problems(cfg, cfg_options, keys)
                 + _hook_and_loop_problems(cfg) + _component_problems(cfg))

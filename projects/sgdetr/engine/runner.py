@@ -36,13 +36,14 @@ from typing import List, Optional
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import EpochBasedTrainLoop, Runner
-from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..errors import CheckpointError, ConfigError, DataError
 from ..registry import RUNNERS
-from .checkpoint import (CheckpointError, load_checkpoint_file, load_model_weights,
+from .checkpoint import (load_checkpoint_file, load_model_weights, read_checkpoint,
                          resume_candidates)
-from .config_check import ConfigError, check_config
+from .config_check import check_config
 from .random_state import RandomStateHook
+from .safe_checkpoint_globals import WeightsOnlyCheckpointHook
 
 
 @RUNNERS.register_module()
@@ -59,8 +60,10 @@ class SGDETRRunner(Runner):
         self._preloaded = {}
         self._resumed_meta: Optional[dict] = None
         self._overwrite = False
-        if not any(isinstance(hook, RandomStateHook) for hook in self._hooks):
-            self.register_hook(RandomStateHook())
+        # what exact resume and weights-only checkpoints need, in every run
+        for hook_type in (RandomStateHook, WeightsOnlyCheckpointHook):
+            if not any(isinstance(hook, hook_type) for hook in self.hooks):
+                self.register_hook(hook_type())
 
     @classmethod
     def from_cfg(cls, cfg) -> 'SGDETRRunner':
@@ -75,19 +78,17 @@ class SGDETRRunner(Runner):
 
     # -- entry points: build what is checked, check, then run -----------------
     def train(self):
-        from sgdetr.datasets.errors import DataError
         self._purpose = 'train'
         self._check_earlier_run()
         # the data of both splits is checked before either error is reported
         problems = []
         try:
-            self._train_loop = self.build_train_loop(self._train_loop)
+            self.train_loop  # built (and its datasets checked) here
         except DataError as error:
             problems.append(error)
         if self._val_loop is not None:
             try:
-                self._val_loop = self.build_val_loop(self._val_loop)
-                self._check_evaluation('val', self._val_loop)
+                self._check_evaluation('val', self.val_loop)
             except DataError as error:
                 problems.append(error)
         if len(problems) == 1:
@@ -95,21 +96,19 @@ class SGDETRRunner(Runner):
         if problems:
             raise DataError('\n'.join(f'[{split}] {error}' for split, error
                                        in zip(('train', 'val'), problems)))
-        if self._val_loop is not None:
+        if self.val_loop is not None:
             self._check_disjoint_splits()
             self._check_save_best()
         return super().train()
 
     def val(self):
         self._purpose = 'val'
-        self._val_loop = self.build_val_loop(self._val_loop)
-        self._check_evaluation('val', self._val_loop)
+        self._check_evaluation('val', self.val_loop)
         return super().val()
 
     def test(self):
         self._purpose = 'test'
-        self._test_loop = self.build_test_loop(self._test_loop)
-        self._check_evaluation('test', self._test_loop)
+        self._check_evaluation('test', self.test_loop)
         return super().test()
 
     def _check_earlier_run(self) -> None:
@@ -148,7 +147,6 @@ class SGDETRRunner(Runner):
 
     @staticmethod
     def _check_queries(split: str, metric, dataset) -> None:
-        from sgdetr.datasets.errors import DataError
         try:
             dataset_qids = {dataset.get_data_info(i)['qid'] for i in range(len(dataset))}
         except (AttributeError, KeyError, TypeError):
@@ -171,9 +169,8 @@ class SGDETRRunner(Runner):
             'query (set match_number=False to score a subset)')
 
     def _check_disjoint_splits(self) -> None:
-        from sgdetr.datasets.errors import DataError
-        train = getattr(self._train_loop.dataloader, 'dataset', None)
-        val = getattr(self._val_loop.dataloader, 'dataset', None)
+        train = getattr(self.train_loop.dataloader, 'dataset', None)
+        val = getattr(self.val_loop.dataloader, 'dataset', None)
         try:
             train_files, val_files = _text_files(train), _text_files(val)
         except (AttributeError, KeyError, TypeError):
@@ -195,7 +192,7 @@ class SGDETRRunner(Runner):
 
     def _check_save_best(self) -> None:
         names, known = set(), True
-        for metric in self._val_loop.evaluator.metrics:
+        for metric in self.val_loop.evaluator.metrics:
             if not hasattr(metric, 'metric_names'):
                 known = False
                 continue
@@ -203,7 +200,7 @@ class SGDETRRunner(Runner):
             names |= {f'{prefix}/{name}' if prefix else name for name in metric.metric_names()}
         if not known:
             return
-        for hook in self._hooks:
+        for hook in self.hooks:
             if not isinstance(hook, CheckpointHook) or hook.save_best is None:
                 continue
             for key in hook.key_indicators:
@@ -211,7 +208,7 @@ class SGDETRRunner(Runner):
                                                        for n in names):
                     continue
                 files = ', '.join(getattr(m, 'ann_file', '?')
-                                  for m in self._val_loop.evaluator.metrics)
+                                  for m in self.val_loop.evaluator.metrics)
                 raise ConfigError(
                     f'default_hooks.checkpoint.save_best={key!r}: validation computes '
                     f'no such metric ({sorted(names) or "no metric at all"}, from the '
@@ -229,7 +226,7 @@ class SGDETRRunner(Runner):
         """
         checkpoint = self._preloaded.pop(osp.abspath(filename), None)
         if checkpoint is None:
-            checkpoint = _load_checkpoint(filename, map_location=map_location)
+            checkpoint = read_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         if strict is None:
             strict = self._resuming or self._purpose in ('val', 'test')
@@ -265,7 +262,7 @@ class SGDETRRunner(Runner):
         meta = self._resumed_meta or {}
         self._check_resume_position(meta, filename)
         self._rebase_checkpoint_paths()
-        for hook in self._hooks:
+        for hook in self.hooks:
             if isinstance(hook, RandomStateHook):
                 hook.restore(self, meta, filename)
 
@@ -285,7 +282,7 @@ class SGDETRRunner(Runner):
     def _checkpoint_dir(self) -> str:
         """Where this run's CheckpointHook saves, as its ``before_train`` will
         resolve it (``out_dir/<work dir name>``, else the work dir)."""
-        for hook in self._hooks:
+        for hook in self.hooks:
             if isinstance(hook, CheckpointHook) and hook.out_dir not in (None, self.work_dir):
                 return osp.join(str(hook.out_dir), osp.basename(self.work_dir.rstrip(osp.sep)))
         return self.work_dir
