@@ -261,3 +261,21 @@ def test_search_tool_index_status_query(tmp_path, planted_library, capsys):
                       '--top-k', '2', '--out', str(out)]) == 0
     assert '  1  long' in capsys.readouterr().out
     assert '"video": "long"' in out.read_text()
+
+
+def test_index_of_video_files_through_a_video_encoder(tmp_path, videos, torchscript_encoders):
+    import shutil
+    library = tmp_path / 'videos'
+    library.mkdir()
+    for name in ('rgb', 'wide'):
+        shutil.copy(videos[name], library / f'{name}.mp4')
+    encoder = dict(type='InternVideo2VideoEncoder', path=torchscript_encoders['video'],
+                   device='cpu')
+    searcher = MomentSearcher(str(tmp_path / 'index'), lib.zero_shot_cfg(), video_encoder=encoder)
+    assert sorted(searcher.index(str(library), progress=False)['added']) == ['rgb', 'wide']
+    table = searcher.table()
+    assert dict(zip(table.vids, table.duration.tolist())) == {'rgb': 5.0, 'wide': 7.0}
+    assert all(r.features == str(tmp_path / 'index' / 'features' / f'{r.vid}.pt')
+               for r in table.records)
+    moments = searcher.query(lib.planted_query(), top_k=3, num_candidates=2)
+    assert moments and all(m.end <= dict(rgb=5.0, wide=7.0)[m.video] for m in moments)
