@@ -45,7 +45,7 @@ def candidate_windows(scores: Tensor, table: IndexTable, segment_clips: int,
     clips centred on it (shifted inside its video), unless a window already
     taken from the same video holds the segment's centre.
     """
-    live = int((table.owner >= 0).sum())
+    live = int(table.num_rows.sum())  # rows owned by a video
     depth = min(live, max(4 * num_candidates, 64))
     while True:
         values, rows = torch.topk(scores, depth)
