@@ -35,10 +35,18 @@ def tiny_model(tmp_path_factory):
 
 
 def table_rows(searcher):
-    """vid -> its float16 rows, as committed."""
+    """vid -> its rows (int8 and scales), as committed."""
     table = searcher.table()
-    return {vid: np.array(table.embeddings[start:start + count])
+    return {vid: (np.array(table.rows[start:start + count]),
+                  np.array(table.scales[start:start + count]))
             for vid, start, count in zip(table.vids, table.row_start, table.num_rows)}
+
+
+def assert_same_rows(actual, expected):
+    assert sorted(actual) == sorted(expected)
+    for vid in expected:
+        np.testing.assert_array_equal(actual[vid][0], expected[vid][0])
+        np.testing.assert_array_equal(actual[vid][1], expected[vid][1])
 
 
 def test_window_starts_tile_the_video_and_end_with_it():
@@ -63,8 +71,21 @@ def test_clip_embeddings_are_the_projection_of_the_window_they_are_read_in(tiny_
             expected = torch.nn.functional.normalize(encoder.video_proj(prepared[None])[0], dim=-1)
         torch.testing.assert_close(clips[first:last], expected[first - start:last - start])
     segments = embedding.segments(features, 8)
-    assert segments.shape == (24, 16) and segments.dtype == np.float16
-    np.testing.assert_allclose(segments[-1], clips[184:].mean(0).numpy(), atol=1e-3)
+    assert segments.shape == (24, 16) and segments.dtype == np.float32
+    np.testing.assert_allclose(segments[-1], clips[184:].mean(0).numpy(), atol=1e-6)
+
+
+def test_int8_rows_keep_the_dot_products():
+    from sgdetr.search.quantize import int8_scores, quantize_rows
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((500, 256)).astype(np.float32)
+    rows *= rng.uniform(0.2, 1.0, (500, 1)) / np.linalg.norm(rows, axis=1, keepdims=True)
+    query = torch.nn.functional.normalize(torch.randn(256), dim=0)
+    quantized, scales = quantize_rows(rows)
+    assert quantized.dtype == np.int8 and np.abs(quantized).max() == 127
+    scores = int8_scores(torch.from_numpy(quantized), torch.from_numpy(scales).bfloat16(), query)
+    exact = torch.from_numpy(rows) @ query
+    assert float((scores - exact).abs().max()) < 5e-3
 
 
 def test_planted_moment_is_the_top_moment_of_the_library(zero_shot_index):
@@ -119,12 +140,9 @@ def test_incremental_update_adds_changes_and_removes(tmp_path):
     after = table_rows(searcher)
     fresh = MomentSearcher(str(tmp_path / 'fresh'), lib.zero_shot_cfg())
     fresh.index(library, progress=False)
-    expected = table_rows(fresh)
-    assert sorted(after) == sorted(expected)
-    for vid in expected:
-        np.testing.assert_array_equal(after[vid], expected[vid])
-    np.testing.assert_array_equal(after['alpha'], before['alpha'])
-    assert not np.array_equal(after['bravo'], before['bravo'])
+    assert_same_rows(after, table_rows(fresh))
+    np.testing.assert_array_equal(after['alpha'][0], before['alpha'][0])
+    assert not np.array_equal(after['bravo'][0], before['bravo'][0])
 
 
 def test_touched_file_with_same_content_is_not_reembedded_with_hash(tmp_path):
@@ -152,8 +170,8 @@ def test_compaction_drops_dead_rows(tmp_path):
     searcher.index(library, progress=False)  # 13 of 26 rows dead: compacted
     table = searcher.table()
     assert (table.owner >= 0).all() and len(table.owner) == table.num_rows.sum()
-    files = sorted(f for f in os.listdir(tmp_path / 'index') if f.startswith('embeddings-'))
-    assert files == ['embeddings-000002.f16']
+    files = sorted(f for f in os.listdir(tmp_path / 'index') if f.endswith(('.i8', '.f4')))
+    assert files == ['embeddings-000002.i8', 'scales-000002.f4']
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_build(tmp_path, monkeypatch):
@@ -171,19 +189,17 @@ def test_resume_after_a_kill_equals_an_uninterrupted_build(tmp_path, monkeypatch
         killed.index(library, commit_every=2, progress=False)
     assert len(killed.table().vids) == 3  # 2 committed + the one embedded before the kill
     # a hard kill between writing rows and committing them: bytes past the committed end
-    with open(os.path.join(tmp_path / 'index', 'embeddings-000001.f16'), 'ab') as handle:
-        handle.write(b'\x01' * 1000)
-    (tmp_path / 'index' / 'embeddings-000002.f16').write_bytes(b'\x02' * 64)  # a compaction's
+    for name in ('embeddings-000001.i8', 'scales-000001.f4'):
+        with open(os.path.join(tmp_path / 'index', name), 'ab') as handle:
+            handle.write(b'\x01' * 1000)
+    (tmp_path / 'index' / 'embeddings-000002.i8').write_bytes(b'\x02' * 64)  # a compaction's
     monkeypatch.undo()
     report = killed.index(progress=False)
     assert len(report['added']) == 2 and len(report['unchanged']) == 3
     fresh = MomentSearcher(str(tmp_path / 'fresh'), lib.zero_shot_cfg())
     fresh.index(library, progress=False)
-    resumed, expected = table_rows(killed), table_rows(fresh)
-    assert sorted(resumed) == sorted(expected)
-    for vid in expected:
-        np.testing.assert_array_equal(resumed[vid], expected[vid])
-    assert not (tmp_path / 'index' / 'embeddings-000002.f16').exists()
+    assert_same_rows(table_rows(killed), table_rows(fresh))
+    assert not (tmp_path / 'index' / 'embeddings-000002.i8').exists()
 
 
 def test_failed_update_leaves_the_index_as_it_was(tmp_path, monkeypatch):
@@ -201,14 +217,11 @@ def test_failed_update_leaves_the_index_as_it_was(tmp_path, monkeypatch):
     with pytest.raises(OSError, match='No space left'):
         searcher.index(progress=False)
     monkeypatch.undo()
-    after = table_rows(searcher)
-    assert sorted(after) == sorted(before)
-    for vid in before:
-        np.testing.assert_array_equal(after[vid], before[vid])
+    assert_same_rows(table_rows(searcher), before)
     assert searcher.first_stage(lib.planted_query(), 8) == candidates
     report = searcher.index(progress=False)
     assert report['added'] == ['echo'] and report['updated'] == ['bravo']
-    assert not np.array_equal(table_rows(searcher)['bravo'], before['bravo'])
+    assert not np.array_equal(table_rows(searcher)['bravo'][0], before['bravo'][0])
 
 
 def test_index_refuses_another_config_or_checkpoint(tmp_path, tiny_model):

@@ -46,6 +46,6 @@ def test_scale_report(tool, tmp_path, capsys):
     sizes = report['sizes']
     assert [e['videos'] for e in sizes] == [30, 60]
     assert [e['segments'] for e in sizes] == [30 * 4, 60 * 4]  # 30 clips in 8-clip segments
-    assert sizes[1]['index_bytes'] > 60 * 4 * 256 * 2  # float16 rows of the demo's 256-d space
+    assert sizes[1]['index_bytes'] > 60 * 4 * (256 + 4)  # int8 rows of the demo's 256-d space
     assert not (tmp_path / 'scale_30').exists()  # removed unless --keep
     assert '| 60 (1 h) | 240 |' in capsys.readouterr().out

@@ -41,11 +41,12 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint')
     parser.add_argument('--work-dir', default='work_dirs/search_bench')
     parser.add_argument('--out', help='JSON report (default WORK_DIR/<part>.json)')
+    parser.add_argument('--segment-clips', type=int, help='clips per indexed segment '
+                        "(default: MomentSearcher's)")
     vcmr = parser.add_argument_group('vcmr')
     vcmr.add_argument('--split', default='val')
     vcmr.add_argument('--data-root', help="override the config's data_root")
     vcmr.add_argument('--num-candidates', type=int, default=20)
-    vcmr.add_argument('--segment-clips', type=int, default=8)
     vcmr.add_argument('--recall-at', type=int, nargs='+', default=[1, 5, 10, 20, 50])
     vcmr.add_argument('--scores', nargs='+', default=['window*saliency', 'window', 'saliency'])
     vcmr.add_argument('--max-queries', type=int)
@@ -93,6 +94,7 @@ def run_vcmr(args) -> dict:
     from mmengine.config import Config
 
     from sgdetr.apis import DatasetSplit, MomentSearcher
+    from sgdetr.apis.searcher import DEFAULT_SEGMENT_CLIPS
     from sgdetr.evaluation.functional import eval_vcmr, video_recall
     cfg = Config.fromfile(args.config)
     if args.data_root:
@@ -103,7 +105,8 @@ def run_vcmr(args) -> dict:
     records = [r for r in split.records if r.get('relevant_windows')][:args.max_queries]
     name = osp.splitext(osp.basename(args.config))[0]
     corpus = corpus_dir(split, osp.join(args.work_dir, f'corpus_{args.split}'))
-    index_dir = osp.join(args.work_dir, f'index_{name}_{args.split}_s{args.segment_clips}')
+    segments = args.segment_clips or DEFAULT_SEGMENT_CLIPS
+    index_dir = osp.join(args.work_dir, f'index_{name}_{args.split}_s{segments}')
     searcher = MomentSearcher(index_dir, cfg, args.checkpoint,
                               segment_clips=args.segment_clips)
     begin = time.perf_counter()
@@ -114,7 +117,7 @@ def run_vcmr(args) -> dict:
                   split=args.split, videos=len(table.vids), queries=len(records),
                   clips=int(table.num_clips.sum()), segments=len(table.owner),
                   index_bytes=index_bytes(index_dir), build_seconds=round(build_seconds, 1),
-                  num_candidates=args.num_candidates, segment_clips=args.segment_clips,
+                  num_candidates=args.num_candidates, segment_clips=searcher.segment_clips,
                   scores={})
     tokens = [split.text(r['qid']) for r in records]
     candidates = [searcher.first_stage(t, max(args.recall_at)) for t in tokens]
@@ -163,7 +166,7 @@ def synthetic_index(searcher, directory: str, num_videos: int, num_clips: int,
             count = min(chunk, num_videos - first)
             rows = rng.standard_normal((count * rows_per_video, store.dim), dtype=np.float32)
             rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-            rows = rows.astype(np.float16).reshape(count, rows_per_video, -1)
+            rows = rows.reshape(count, rows_per_video, -1)
             store.commit([(VideoRecord(f'v{first + i:07d}', f'/synthetic/v{first + i:07d}.pt',
                                        f'/synthetic/v{first + i:07d}.pt', 0, 0, None, num_clips,
                                        num_clips * searcher.clip_len), rows[i])
@@ -182,7 +185,8 @@ def run_scale(args) -> dict:
     for size in args.sizes:
         directory = osp.join(args.work_dir, f'scale_{size}')
         shutil.rmtree(directory, ignore_errors=True)
-        searcher = MomentSearcher(directory, config, args.checkpoint)
+        searcher = MomentSearcher(directory, config, args.checkpoint,
+                                  segment_clips=args.segment_clips)
         build = synthetic_index(searcher, directory, size, num_clips)
         searcher = MomentSearcher(directory, config, args.checkpoint)
         begin = time.perf_counter()
@@ -199,6 +203,7 @@ def run_scale(args) -> dict:
             embed.append(middle - begin)
             first.append(time.perf_counter() - middle)  # the sentence token included
         entry = dict(videos=size, hours=round(size * args.minutes / 60, 1),
+                     segment_clips=searcher.segment_clips,
                      segments=len(table.owner), index_bytes=index_bytes(directory),
                      build_seconds=round(build, 1), table_ms=round(1000 * open_seconds, 1),
                      first_query_ms=round(1000 * first[0], 1),

@@ -7,8 +7,8 @@
     searcher.query(query_token_feats, top_k=10)          # [Moment(video, start, end, score), ...]
 
 Two stages (:mod:`sgdetr.search`): the index holds, per video, the model's
-own query-independent clip embeddings pooled over short segments (float16,
-memory-mapped); a query's sentence token ranks every segment of the library
+own query-independent clip embeddings pooled over short segments (int8 with
+a scale per row, memory-mapped); a query's sentence token ranks every segment of the library
 with one matrix-vector product, and the best segments become candidate
 windows of the trained length. The full model then reads each candidate
 (through the config's test pipeline, batched) and its windows are scored on
@@ -301,7 +301,8 @@ class MomentSearcher:
         store = self._reader()
         if self._table is None or self._table.revision != store.revision:
             self._table = store.table()
-            self._segments = torch.from_numpy(self._table.embeddings)
+            self._rows = torch.from_numpy(self._table.rows)
+            self._scales = torch.from_numpy(np.asarray(self._table.scales)).to(torch.bfloat16)
             dead = self._table.owner < 0
             self._dead = torch.from_numpy(dead) if dead.any() else None
         return self._table
@@ -342,7 +343,7 @@ class MomentSearcher:
         sentence = self.embedding.query(tokens, query if isinstance(query, str) else 'the query')
         timings['query'] = time.perf_counter() - begin
         begin = time.perf_counter()
-        scores = segment_scores(self._segments, sentence, self._dead)
+        scores = segment_scores(self._rows, self._scales, sentence, self._dead)
         candidates = candidate_windows(scores, table, self.segment_clips, self.window_clips,
                                        num_candidates)
         timings['first_stage'] = time.perf_counter() - begin
@@ -361,7 +362,7 @@ class MomentSearcher:
         if not len(table.vids):
             raise DataError(f'{self.index_dir}: the index holds no videos')
         sentence = self.embedding.query(self.query_tokens(query))
-        scores = segment_scores(self._segments, sentence, self._dead)
+        scores = segment_scores(self._rows, self._scales, sentence, self._dead)
         return self._candidate_list(candidate_windows(
             scores, table, self.segment_clips, self.window_clips, num_candidates), table)
 

@@ -1,7 +1,8 @@
 """The library index behind :class:`sgdetr.apis.MomentSearcher`.
 
-- :mod:`.store`: SQLite bookkeeping + one append-only float16 embedding file
+- :mod:`.store`: SQLite bookkeeping + append-only embedding files
   (memory-mapped), atomic commits, compaction;
+- :mod:`.quantize`: int8 rows with a scale per row, and their query product;
 - :mod:`.library`: the library's files, what changed, durations;
 - :mod:`.embedding`: the model's query-independent clip embedding and its
   query embedding (the two sides of the local saliency);

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .quantize import int8_scores
 from .store import IndexTable
 
 
@@ -24,14 +25,14 @@ class Candidates:
         return len(self.video)
 
 
-def segment_scores(embeddings: Tensor, query: Tensor, dead: Optional[Tensor] = None) -> Tensor:
-    """(R, H) float16 segments, (H,) unit query -> (R,) float32 scores; the
-    rows of ``dead`` (R,) bool (owned by no video) get -inf.
+def segment_scores(rows: Tensor, scales: Tensor, query: Tensor,
+                   dead: Optional[Tensor] = None) -> Tensor:
+    """(R, H) int8 segments with (R,) bfloat16 scales, (H,) unit query -> (R,)
+    float32 scores; the rows of ``dead`` (R,) bool (owned by no video) get -inf.
 
-    A float16 matrix-vector product: it streams the segments once, at half
-    the bytes of float32.
+    One matrix-vector product that streams the index once (:mod:`.quantize`).
     """
-    scores = (embeddings @ query.to(embeddings.dtype)).float()
+    scores = int8_scores(rows, scales, query)
     if dead is not None:
         scores.masked_fill_(dead, float('-inf'))
     return scores

@@ -89,7 +89,7 @@ class ModelEmbedding:
         return F.normalize(embedded.float(), dim=-1).cpu()
 
     def segments(self, features: np.ndarray, segment_clips: int) -> np.ndarray:
-        """(L, Dv) -> (ceil(L / S), H) float16: the mean unit clip embedding of
+        """(L, Dv) -> (ceil(L / S), H) float32: the mean unit clip embedding of
         each run of ``S = segment_clips`` clips (the last run may be shorter);
         its dot product with a unit query is the run's mean cosine."""
         clips = self.clips(features)
@@ -99,7 +99,7 @@ class ModelEmbedding:
         sums = padded.view(count, segment_clips, -1).sum(1)
         sizes = torch.full((count, 1), float(segment_clips))
         sizes[-1] = length - (count - 1) * segment_clips
-        return (sums / sizes).numpy().astype(np.float16)
+        return (sums / sizes).numpy()
 
     @torch.no_grad()
     def query(self, tokens: np.ndarray, source: str = 'the query') -> Tensor:

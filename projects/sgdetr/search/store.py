@@ -1,21 +1,23 @@
-"""The files of a library index: bookkeeping in SQLite, embeddings in one
-append-only float16 file read through ``numpy.memmap``::
+"""The files of a library index: bookkeeping in SQLite, embeddings in
+append-only files read through ``numpy.memmap``::
 
     INDEX_DIR/
       index.sqlite            meta (key -> JSON value), videos (one row per video)
-      embeddings-000001.f16   (rows, dim) little-endian float16, row-major, no header
+      embeddings-000001.i8    (rows, dim) int8, row-major, no header
+      scales-000001.f4        (rows,) little-endian float32: row i is embeddings[i] * scales[i]
       lock                    held by the one process that writes (fcntl.flock)
 
-A video owns ``num_rows`` consecutive rows from ``row_start``. Rows of removed
-or re-indexed videos stay in the file, owned by nobody, until
-:meth:`IndexStore.compact` rewrites the live rows into the next generation.
+(:mod:`.quantize`). A video owns ``num_rows`` consecutive rows from
+``row_start``. Rows of removed or re-indexed videos stay in the files, owned
+by nobody, until :meth:`IndexStore.compact` rewrites the live rows into the
+next generation.
 
-**Atomicity.** New rows are appended past the committed end of the data file
-and fsynced *before* the SQLite transaction that references them (and records
-the new committed row count) commits. A writer killed at any point leaves the
-last committed state: the next writer cuts the bytes past the committed count
-and deletes data files of another generation (an interrupted compaction).
-Readers map the committed rows only.
+**Atomicity.** New rows are appended past the committed end of the data
+files and fsynced *before* the SQLite transaction that references them (and
+records the new committed row count) commits. A writer killed at any point
+leaves the last committed state: the next writer cuts the bytes past the
+committed count and deletes data files of another generation (an
+interrupted compaction). Readers map the committed rows only.
 """
 import contextlib
 import json
@@ -28,10 +30,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import IndexMismatchError
+from .quantize import ROW_DTYPE, SCALE_DTYPE, quantize_rows
 
 FORMAT_VERSION = 1
 DATABASE = 'index.sqlite'
-DTYPE = np.dtype('<f2')
+DATA_PREFIXES = ('embeddings-', 'scales-')
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS videos (
@@ -72,8 +75,8 @@ class IndexTable:
             num_clips: (V,) int64.  duration: (V,) float64 seconds.
         records: the V :class:`VideoRecord`, same order.
         owner: (R,) int32 video of every row, -1 for a row nobody owns.
-        embeddings: (R, dim) float16, memory-mapped (copy-on-write, the file
-            is never written through it).
+        rows: (R, dim) int8 and scales: (R,) float32, memory-mapped
+            (copy-on-write: the files are never written through them).
         revision: the commit it shows.
     """
     vids: np.ndarray
@@ -83,8 +86,13 @@ class IndexTable:
     duration: np.ndarray
     records: List[VideoRecord]
     owner: np.ndarray
-    embeddings: np.ndarray
+    rows: np.ndarray
+    scales: np.ndarray
     revision: int
+
+    def embeddings(self, begin: int = 0, end: Optional[int] = None) -> np.ndarray:
+        """Rows ``[begin, end)`` as float32 (dequantised)."""
+        return self.rows[begin:end].astype(np.float32) * self.scales[begin:end, None]
 
 
 class IndexStore:
@@ -151,7 +159,7 @@ class IndexStore:
     def _init_meta(self, meta: dict) -> None:
         with self.conn:
             self._set_meta(**meta, format_version=FORMAT_VERSION, revision=0,
-                           committed_rows=0, data_file=_data_name(1))
+                           committed_rows=0, generation=1)
 
     @property
     def revision(self) -> int:
@@ -162,9 +170,11 @@ class IndexStore:
     def dim(self) -> int:
         return int(self.meta['dim'])
 
-    @property
-    def data_path(self) -> str:
-        return osp.join(self.directory, self.meta['data_file'])
+    def data_paths(self, generation: Optional[int] = None) -> Tuple[str, str]:
+        """(rows file, scales file) of ``generation`` (default: the current one)."""
+        generation = self.meta['generation'] if generation is None else generation
+        return tuple(osp.join(self.directory, f'{prefix}{generation:06d}{suffix}')
+                     for prefix, suffix in zip(DATA_PREFIXES, ('.i8', '.f4')))
 
     # -- reading ---------------------------------------------------------------
     def records(self) -> Dict[str, VideoRecord]:
@@ -187,18 +197,20 @@ class IndexStore:
             first = np.repeat(row_start - (np.cumsum(num_rows) - num_rows), num_rows)
             owner[first + np.arange(int(num_rows.sum()))] = np.repeat(
                 np.arange(len(records), dtype=np.int32), num_rows)
-        path = osp.join(self.directory, meta['data_file'])
-        embeddings = (np.memmap(path, dtype=DTYPE, mode='c', shape=(committed, dim))
-                      if committed else np.zeros((0, dim), DTYPE))
+        rows_path, scales_path = self.data_paths(meta['generation'])
+        rows = (np.memmap(rows_path, dtype=ROW_DTYPE, mode='c', shape=(committed, dim))
+                if committed else np.zeros((0, dim), ROW_DTYPE))
+        scales = (np.memmap(scales_path, dtype=SCALE_DTYPE, mode='c', shape=(committed,))
+                  if committed else np.zeros(0, SCALE_DTYPE))
         return IndexTable(vids=np.array([r.vid for r in records], dtype=object),
                           row_start=row_start, num_rows=num_rows,
                           num_clips=column('num_clips', np.int64),
                           duration=column('duration', np.float64), records=records,
-                          owner=owner, embeddings=embeddings, revision=int(meta['revision']))
+                          owner=owner, rows=rows, scales=scales, revision=int(meta['revision']))
 
     def size_on_disk(self) -> int:
-        """Bytes of the database and the current data file."""
-        return sum(osp.getsize(p) for p in (self.path, self.data_path) if osp.exists(p))
+        """Bytes of the database and the current data files."""
+        return sum(osp.getsize(p) for p in (self.path, *self.data_paths()) if osp.exists(p))
 
     # -- writing ---------------------------------------------------------------
     def commit(self, added: Sequence[Tuple[VideoRecord, Optional[np.ndarray]]] = (),
@@ -206,7 +218,8 @@ class IndexStore:
         """Add or replace videos and drop others, atomically.
 
         Args:
-            added: ``(record, rows (num_rows, dim))``; ``rows=None`` updates the
+            added: ``(record, rows (num_rows, dim) float)``, stored as int8
+                (:func:`.quantize.quantize_rows`); ``rows=None`` updates the
                 record's file state and keeps its rows (a touched, unchanged file).
             removed: vids to drop.
         """
@@ -233,17 +246,19 @@ class IndexStore:
             if rows.ndim != 2 or rows.shape[1] != dim:
                 raise ValueError(f'{self.directory}: rows of shape {rows.shape} for an index of '
                                  f'dim {dim}')
-        path = self.data_path
-        created = not osp.exists(path)
-        with open(path, 'wb' if created else 'r+b') as handle:
-            handle.truncate(committed * dim * DTYPE.itemsize)
-            handle.seek(0, os.SEEK_END)
-            for rows in arrays:
-                handle.write(np.ascontiguousarray(rows, dtype=DTYPE).tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        if created:
-            _fsync_directory(self.directory)
+        quantized = [quantize_rows(rows) for rows in arrays]
+        for path, part, row_bytes in zip(self.data_paths(), (0, 1),
+                                         (dim * ROW_DTYPE.itemsize, SCALE_DTYPE.itemsize)):
+            created = not osp.exists(path)
+            with open(path, 'wb' if created else 'r+b') as handle:
+                handle.truncate(committed * row_bytes)
+                handle.seek(0, os.SEEK_END)
+                for pair in quantized:
+                    handle.write(np.ascontiguousarray(pair[part]).tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+            if created:
+                _fsync_directory(self.directory)
         return committed + sum(len(rows) for rows in arrays)
 
     def _record(self, records: List[VideoRecord], removed: List[str], committed: int) -> None:
@@ -266,49 +281,49 @@ class IndexStore:
         return 1.0 - live / committed if committed else 0.0
 
     def compact(self, chunk_rows: int = 1 << 20) -> None:
-        """Rewrite the live rows into the next generation's file and switch to it
-        in one transaction; the old file is deleted after the commit."""
+        """Rewrite the live rows into the next generation's files and switch to
+        them in one transaction; the old files are deleted after the commit."""
         self._check_writable()
         table = self.table()
         live = np.flatnonzero(table.owner >= 0)
-        meta = self.meta
-        generation = int(meta['data_file'].split('-')[1].split('.')[0]) + 1
-        name = _data_name(generation)
-        path, old_path = osp.join(self.directory, name), self.data_path
-        order = np.argsort(table.row_start, kind='stable')
-        new_start = np.zeros(len(order), dtype=np.int64)
-        new_start[order] = np.cumsum(table.num_rows[order]) - table.num_rows[order]
-        with open(path, 'wb') as handle:
-            for begin in range(0, len(live), chunk_rows):
-                handle.write(np.ascontiguousarray(
-                    table.embeddings[live[begin:begin + chunk_rows]]).tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
+        generation = int(self.meta['generation'])
+        old_paths, new_paths = self.data_paths(generation), self.data_paths(generation + 1)
+        new_start = np.cumsum(table.num_rows) - table.num_rows  # table is by row_start
+        for path, array in zip(new_paths, (table.rows, table.scales)):
+            with open(path, 'wb') as handle:
+                for begin in range(0, len(live), chunk_rows):
+                    handle.write(np.ascontiguousarray(array[live[begin:begin + chunk_rows]])
+                                 .tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
         _fsync_directory(self.directory)
         with self.conn:
             self.conn.executemany('UPDATE videos SET row_start = ? WHERE vid = ?',
                                   [(int(s), v) for s, v in zip(new_start, table.vids)])
-            self._set_meta(data_file=name, committed_rows=int(len(live)),
+            self._set_meta(generation=generation + 1, committed_rows=int(len(live)),
                            revision=self.revision + 1)
         del table
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(old_path)
+        for path in old_paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
     def _repair(self) -> None:
-        """Cut an interrupted append, delete another generation's data file."""
+        """Cut an interrupted append, delete another generation's data files."""
         meta = self.meta
-        current = meta['data_file']
+        current = [osp.basename(p) for p in self.data_paths(meta['generation'])]
         for name in os.listdir(self.directory):
-            if name.startswith('embeddings-') and name != current:
+            if name.startswith(DATA_PREFIXES) and name not in current:
                 os.remove(osp.join(self.directory, name))
-        path = osp.join(self.directory, current)
-        size = int(meta['committed_rows']) * int(meta['dim']) * DTYPE.itemsize
-        if osp.exists(path) and osp.getsize(path) != size:
-            if osp.getsize(path) < size:
-                raise IndexMismatchError(f'{path}: {osp.getsize(path)} bytes, but the index '
-                                         f'committed {size}: the data file was damaged')
-            with open(path, 'r+b') as handle:
-                handle.truncate(size)
+        committed = int(meta['committed_rows'])
+        for path, row_bytes in zip(self.data_paths(meta['generation']),
+                                   (int(meta['dim']) * ROW_DTYPE.itemsize, SCALE_DTYPE.itemsize)):
+            size = committed * row_bytes
+            if osp.exists(path) and osp.getsize(path) != size:
+                if osp.getsize(path) < size:
+                    raise IndexMismatchError(f'{path}: {osp.getsize(path)} bytes, but the index '
+                                             f'committed {size}: the data file was damaged')
+                with open(path, 'r+b') as handle:
+                    handle.truncate(size)
 
     def _check_writable(self) -> None:
         if self._lock is None:
@@ -324,10 +339,6 @@ class IndexStore:
 def _no_index(directory: str) -> str:
     return (f'{directory}: no index here; build one with MomentSearcher.index() or '
             '`python tools/search.py index`')
-
-
-def _data_name(generation: int) -> str:
-    return f'embeddings-{generation:06d}.f16'
 
 
 def _take_lock(path: str, directory: str) -> int:
