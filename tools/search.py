@@ -22,7 +22,6 @@ queries of the config's dataset (for feature-only data such as the synthetic
 demo set).
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import time
