@@ -15,7 +15,9 @@ their annotated queries and ground truth. Without a text encoder, a query is
 looked up among the dataset's annotated queries (type one of them, or
 ``qid:<qid>``): the synthetic demo data has features but no encoder that
 made them. With ``--encoder`` the page also reads uploaded video files and
-free text.
+free text. With ``--index DIR`` (built by ``tools/search.py index`` with the
+same config and checkpoint) the page also has a library view: type a query,
+see the best moments of every indexed video.
 """
 import argparse
 import glob
@@ -58,6 +60,8 @@ def parse_args(argv=None):
     parser.add_argument('--split', default='val', help="the config's split offered as examples")
     parser.add_argument('--data-root', help="override the config's data_root")
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--index', help='a library index (tools/search.py index) for the '
+                        'library view')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     add_encoder_args(parser)
@@ -145,6 +149,56 @@ class DemoBackend:
         return figure, rows, entries, status
 
 
+class LibraryBackend:
+    """What the library view calls: one query, the best moments of all indexed videos.
+
+    Args:
+        searcher: a :class:`sgdetr.apis.MomentSearcher`.
+        text_lookup: a text encoder used when the searcher has none.
+    """
+
+    def __init__(self, searcher, text_lookup=None):
+        self.searcher, self.text_lookup = searcher, text_lookup
+
+    def search(self, query: str = '', top_k=10, num_candidates=20):
+        """-> (table rows [rank, video, start, end, score], status text)."""
+        query = (query or '').strip()
+        if not query:
+            return [], 'Type a query.'
+        try:
+            encoder = self.searcher.text_encoder or self.text_lookup
+            if encoder is None:
+                raise ValueError('typed queries need a text encoder: start the page with '
+                                 '--encoder')
+            tokens = encoder.encode([query])[0].numpy()
+            result = self.searcher.search(tokens, int(top_k), int(num_candidates))
+        except (ValueError, KeyError, FileNotFoundError, OSError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            return [], f'**Error:** {message}'
+        rows = [[rank, m.video, round(m.start, 2), round(m.end, 2), round(m.score, 4)]
+                for rank, m in enumerate(result.moments, start=1)]
+        videos = len(self.searcher.table().vids)
+        timing = ', '.join(f'{name.replace("_", " ")} {1000 * seconds:.0f} ms'
+                           for name, seconds in result.timings.items())
+        return rows, f'{len(rows)} moments from {videos} videos ({timing})'
+
+
+def library_view(gr, library: LibraryBackend):
+    """The library section of the page (inside the Blocks)."""
+    gr.Markdown('### Library\nThe best moments of every indexed video for one query.')
+    with gr.Row():
+        with gr.Column(scale=1):
+            query = gr.Textbox(label='query', lines=1)
+            top_k = gr.Slider(1, 50, value=10, step=1, label='moments shown')
+            search = gr.Button('Search the library', variant='primary')
+            status = gr.Markdown()
+        with gr.Column(scale=2):
+            table = gr.Dataframe(headers=['rank', 'video', 'start (s)', 'end (s)', 'score'],
+                                 label='moments', interactive=False)
+    search.click(library.search, inputs=[query, top_k], outputs=[table, status],
+                 api_name='search_library')
+
+
 def _theme(gr):
     """Gradio's default theme with local fonts only (the page loads nothing remote)."""
     return gr.themes.Default(font=['ui-sans-serif', 'system-ui', 'sans-serif'],
@@ -152,8 +206,9 @@ def _theme(gr):
 
 
 def build_app(backend: DemoBackend, title: str = 'SG-DETR: moments and highlights',
-              run_on_load: bool = True):
-    """The page; with ``run_on_load`` it opens on an example's result."""
+              run_on_load: bool = True, library: LibraryBackend = None):
+    """The page; with ``run_on_load`` it opens on an example's result; with
+    ``library`` it also has the library view."""
     import inspect
     import gradio as gr
     blocks_args = dict(title=title, analytics_enabled=False)
@@ -191,6 +246,8 @@ def build_app(backend: DemoBackend, title: str = 'SG-DETR: moments and highlight
         run.click(backend.run, inputs=inputs, outputs=outputs, api_name='find_moments')
         if run_on_load and examples:
             app.load(backend.run, inputs=inputs, outputs=outputs, api_name=False)
+        if library is not None:
+            library_view(gr, library)
     return app
 
 
@@ -243,6 +300,18 @@ def make_backend(args):
     return DemoBackend(inferencer, split, lookup)
 
 
+def make_library(args, backend: DemoBackend):
+    """The library view's backend for ``--index`` (same config and checkpoint), or None."""
+    if not args.index:
+        return None
+    from sgdetr.apis import MomentSearcher
+    checkpoint = args.checkpoint or latest_checkpoint(args.work_dir)
+    searcher = MomentSearcher(args.index, backend.inferencer.cfg, checkpoint, args.device,
+                              text_encoder=backend.inferencer.text_encoder)
+    print(f'library: {args.index} ({len(searcher.table().vids)} videos)')
+    return LibraryBackend(searcher, backend.text_lookup)
+
+
 def main(argv=None):
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     args = parse_args(argv)
@@ -250,7 +319,8 @@ def main(argv=None):
         import gradio  # noqa: F401
     except ImportError:
         raise SystemExit('the demo page needs gradio: pip install -e ".[demo]"') from None
-    app = build_app(make_backend(args))
+    backend = make_backend(args)
+    app = build_app(backend, library=make_library(args, backend))
     launch(app, args.host, args.port)
 
 

@@ -84,6 +84,26 @@ def test_backend_reads_uploaded_feature_files(backend, tmp_path):
     assert 'video_encoder' in status
 
 
+def test_library_view_searches_every_indexed_video(backend, tmp_path_factory):
+    from sgdetr.apis import MomentSearcher
+    base = tmp_path_factory.getbasetemp() / 'sgdetr_assets'
+    checkpoint = assets.demo_checkpoint(base)
+    index = str(tmp_path_factory.mktemp('library') / 'index')
+    MomentSearcher(index, backend.inferencer.cfg, checkpoint).index(
+        backend.split.video_dirs[0], progress=False)
+    args = demo_app.parse_args(['--data-root', assets.synthetic_root(base, 256), '--checkpoint',
+                                checkpoint, '--index', index])
+    library = demo_app.make_library(args, backend)
+    record = backend.split.records[0]
+    rows, status = library.search(record['query'], top_k=3)
+    assert [row[0] for row in rows] == [1, 2, 3] and rows[0][2] < rows[0][3]
+    assert {row[1] for row in rows} <= set(library.searcher.table().vids.tolist())
+    assert status.startswith('3 moments from') and 'first stage' in status
+    assert library.search('  ') == ([], 'Type a query.')
+    rows, status = library.search('free text nobody annotated')
+    assert rows == [] and 'not an annotated query' in status
+
+
 def test_page_through_the_gradio_client(backend):
     pytest.importorskip('gradio')
     from gradio_client import Client

@@ -3,6 +3,7 @@
 - :func:`eval_qvhighlights`: the official QVHighlights evaluation (MR + HD).
 - :func:`eval_moment_recall`: R@k at IoU thresholds and mIoU (Charades-STA, TACoS).
 - :func:`eval_youtube_highlights`, :func:`eval_tvsum`: highlight mAP per domain.
+- :func:`eval_vcmr`, :func:`video_recall`: video corpus moment retrieval (TVR).
 """
 from .highlight import (TVSUM_TOP_K, eval_tvsum, eval_youtube_highlights,
                         trapezoid_average_precision)
@@ -12,6 +13,7 @@ from .qvhighlights import (HL_LEVELS, MR_IOU_THRESHOLDS, MR_LENGTH_RANGES,
                            rank_clips, span_iou_cross, top1_iou)
 from .recall import (RECALL_IOU_THRESHOLDS, RECALL_TOP_K, best_gt_iou,
                      eval_moment_recall)
+from .vcmr import VCMR_IOU_THRESHOLDS, VCMR_TOP_K, eval_vcmr, video_recall
 
 __all__ = [
     'eval_qvhighlights', 'eval_moment_recall', 'eval_youtube_highlights',
@@ -19,5 +21,5 @@ __all__ = [
     'highlight_average_precision', 'rank_clips', 'clip_saliency_table',
     'trapezoid_average_precision', 'best_gt_iou', 'MR_IOU_THRESHOLDS',
     'MR_LENGTH_RANGES', 'HL_LEVELS', 'RECALL_IOU_THRESHOLDS', 'RECALL_TOP_K',
-    'TVSUM_TOP_K'
+    'TVSUM_TOP_K', 'eval_vcmr', 'video_recall', 'VCMR_TOP_K', 'VCMR_IOU_THRESHOLDS'
 ]
