@@ -11,7 +11,7 @@ import search_library as lib
 from sgdetr.apis import MomentPredictor, MomentSearcher
 from sgdetr.evaluation.functional import eval_vcmr, video_recall
 from sgdetr.search import IndexMismatchError, IndexStore
-from sgdetr.search.embedding import ModelEmbedding, window_starts
+from sgdetr.search.embedding import ModelEmbedding
 
 PLANTED = ('long', 150, 158)  # clips: 300-316 s of a 380 s video, in its last window
 
@@ -47,13 +47,6 @@ def assert_same_rows(actual, expected):
     for vid in expected:
         np.testing.assert_array_equal(actual[vid][0], expected[vid][0])
         np.testing.assert_array_equal(actual[vid][1], expected[vid][1])
-
-
-def test_window_starts_tile_the_video_and_end_with_it():
-    assert window_starts(40, 75).tolist() == [0]
-    assert window_starts(150, 75).tolist() == [0, 75]
-    assert window_starts(190, 75).tolist() == [0, 75, 115]
-    assert window_starts(190, None).tolist() == [0]
 
 
 def test_clip_embeddings_are_the_projection_of_the_window_they_are_read_in(tiny_model):

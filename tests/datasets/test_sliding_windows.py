@@ -22,7 +22,7 @@ def results(num_clips, dim=6, windows=((10.0, 20.0),), clip_len=2.0, seed=0):
 
 @pytest.mark.parametrize('num_clips,window,stride,expected', [
     (75, 75, 56, [0]), (10, 75, 56, [0]), (76, 75, 56, [0, 1]),
-    (200, 75, 56, [0, 56, 112, 125]), (150, 75, 75, [0, 75])])
+    (200, 75, 56, [0, 56, 112, 125]), (150, 75, 75, [0, 75]), (190, 75, 75, [0, 75, 115])])
 def test_window_starts_cover_the_video(num_clips, window, stride, expected):
     starts = window_starts(num_clips, window, stride)
     assert starts.tolist() == expected

@@ -23,7 +23,6 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 
 from sgdetr.datasets.errors import DataError
 from sgdetr.search.candidates import Candidates, candidate_windows, segment_scores
@@ -399,17 +398,16 @@ class MomentSearcher:
     def _run_model(self, samples: Sequence, tokens: np.ndarray) -> List:
         """The full model on (clips (L, Dv), duration) candidates with one query:
         ``[(windows (M, 3) [start, end, score] seconds from the candidate's
-        start, saliency (L,) logits), ...]``. Batched through the model's
-        ``test_step``, as a batch of one would compute each."""
+        start, saliency (L,) logits), ...]``, through
+        :meth:`MomentPredictor.run`: batched, each as a batch of one would
+        compute it, a candidate longer than the trained length read as windows."""
         prepared = [self.predictor.prepare(clips, tokens, duration) for clips, duration in samples]
         results = []
-        for begin in range(0, len(prepared), self.batch_size):
-            for out in self.predictor.model.test_step(
-                    pseudo_collate(prepared[begin:begin + self.batch_size])):
-                instances = out.pred_instances
-                windows = torch.cat([instances.spans, instances.scores[:, None]], 1)
-                results.append((windows.float().cpu().numpy().reshape(-1, 3),
-                                out.pred_saliency.float().cpu().numpy()))
+        for out in self.predictor.run(prepared, self.batch_size):
+            instances = out.pred_instances
+            windows = torch.cat([instances.spans, instances.scores[:, None]], 1)
+            results.append((windows.float().cpu().numpy().reshape(-1, 3),
+                            out.pred_saliency.float().cpu().numpy()))
         return results
 
     def video_features(self, record: VideoRecord) -> np.ndarray:

@@ -26,18 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sgdetr.datasets.features import l2_normalize
+from sgdetr.datasets.sliding_windows import SlidingWindows, window_starts
 from sgdetr.datasets.transforms import TruncateFeatures
-
-
-def window_starts(num_clips: int, window: Optional[int]) -> np.ndarray:
-    """First clips of the windows of ``window`` clips tiling ``num_clips``
-    clips; the last window ends with the video (it may overlap the one
-    before). One window when the video fits."""
-    if window is None or num_clips <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, num_clips, window, dtype=np.int64)
-    starts[-1] = num_clips - window
-    return starts
 
 
 class ModelEmbedding:
@@ -66,15 +56,20 @@ class ModelEmbedding:
         else:
             raise TypeError(f'{type(model).__name__} has no local saliency to index (an SGDETR '
                             'encoder or ZeroShotSaliency is needed)')
-        truncate = [t for t in predictor.pipeline.transforms if isinstance(t, TruncateFeatures)]
-        self.window_clips = truncate[0].max_clips if truncate else None
+        transforms = predictor.pipeline.transforms
+        truncate = [t for t in transforms if isinstance(t, TruncateFeatures)]
+        windows = [t for t in transforms if isinstance(t, SlidingWindows)]
+        self.window_clips = (windows[0].window if windows else
+                             truncate[0].max_clips if truncate else None)
         self.max_tokens = truncate[0].max_tokens if truncate else None
 
     @torch.no_grad()
     def clips(self, features: np.ndarray) -> Tensor:
         """(L, Dv) raw clip features -> (L, H) unit clip embeddings."""
         length = len(features)
-        starts = window_starts(length, self.window_clips)
+        # windows of the trained length tiling the video (no overlap but the last)
+        window = self.window_clips or length
+        starts = window_starts(length, window, window)
         width = length if len(starts) == 1 else self.window_clips
         blank = np.zeros((1, self.text_dim), np.float32)
         prepared = torch.stack([  # (W, width, Dv + extra): one pass of the pipeline per window
