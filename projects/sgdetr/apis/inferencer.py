@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import LAYOUTS, read_npz_array, read_pt_array
 from sgdetr.evaluation.submission import prediction_to_submission
 from .predictor import MomentPredictor, check_duration
 
@@ -226,8 +228,6 @@ class DatasetSplit:
 
     def __init__(self, cfg: Union[str, Config], split: str = 'val',
                  ann_file: Optional[str] = None):
-        from sgdetr.datasets.annotations import read_jsonl
-        from sgdetr.datasets.features import LAYOUTS
         cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
@@ -261,13 +261,11 @@ class DatasetSplit:
 
     def video(self, vid: str) -> List[np.ndarray]:
         """The raw (L_i, D_i) features of every source of ``vid``."""
-        from sgdetr.datasets.features import read_npz_array, read_pt_array
         paths = [osp.join(d, self._video_name.format(vid=vid)) for d in self.video_dirs]
         return [read_pt_array(p) if self._video_key is None else read_npz_array(p, self._video_key)
                 for p in paths]
 
     def text(self, qid) -> np.ndarray:
-        from sgdetr.datasets.features import read_npz_array
         return read_npz_array(osp.join(self.text_dir, self._text_name.format(qid=qid)),
                               self._text_key)
 

@@ -5,11 +5,15 @@ them (the synthetic demo data has no text encoder at all), a query typed as
 one of the dataset's query strings, or as ``qid:<qid>``, gets its feature
 file; any other text is refused with the list of what is known.
 """
+import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
+
+from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import LAYOUTS, read_npz_array
 
 from .base import TextEncoder
 from .feature_files import text_feature_path
@@ -42,7 +46,6 @@ class DatasetQueryEncoder(TextEncoder):
     def __init__(self, ann_files: Union[str, Sequence[str]], text_dir: str,
                  layout: str = 'released'):
         super().__init__()
-        from sgdetr.datasets.annotations import read_jsonl
         self.text_dir, self.layout = text_dir, layout
         self.qid_of: Dict[str, object] = {}
         self.query_of: Dict[object, str] = {}
@@ -56,7 +59,6 @@ class DatasetQueryEncoder(TextEncoder):
     def from_dataset_cfg(cls, dataset_cfg: dict, ann_files: Optional[Sequence[str]] = None):
         """From a dataset config (``data_root``, ``ann_file``, ``text_feat_dir``,
         ``feature_layout``)."""
-        import os.path as osp
         root = dataset_cfg.get('data_root') or ''
 
         def join(path):
@@ -81,7 +83,6 @@ class DatasetQueryEncoder(TextEncoder):
         return self.qid_of[key]
 
     def encode(self, texts: Sequence[str]) -> List[Tensor]:
-        from sgdetr.datasets.features import LAYOUTS, read_npz_array
         key = LAYOUTS[self.layout][3]
         return [torch.from_numpy(read_npz_array(
             text_feature_path(self.text_dir, self.qid(t), self.layout), key).copy())
