@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 
 from sgdetr.engine import SGDETRRunner, check_config
+from sgdetr.engine.mixed_precision import cpuinfo_field
 from sgdetr.registry import RUNNERS
 from .benchmark_config import apply_domain
 
@@ -85,11 +86,4 @@ def build_runner(cfg: Config):
 
 def cpu_name() -> str:
     """The CPU model as the OS reports it (benchmarks print it with their numbers)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
+    return cpuinfo_field('model name') or platform.processor() or 'unknown CPU'
