@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
+from sgdetr.structures.spans import span_iou
 
 CONF_TYPES = ('avg', 'max')
 
@@ -90,10 +91,7 @@ def _cluster(spans: np.ndarray, conf: np.ndarray, iou_thr: float):
         target = num_clusters
         if num_clusters:
             current = fused[:num_clusters]
-            inter = (np.minimum(current[:, 1], span[1])
-                     - np.maximum(current[:, 0], span[0])).clip(min=0)
-            union = (current[:, 1] - current[:, 0]) + (span[1] - span[0]) - inter
-            iou = inter / np.maximum(union, 1e-12)
+            iou = span_iou(current, span[None], aligned=True, eps=1e-12)
             best = int(iou.argmax())
             if iou[best] > iou_thr:
                 target = best
