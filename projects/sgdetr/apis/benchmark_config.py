@@ -7,12 +7,12 @@ Kept apart from the runs themselves (:mod:`sgdetr.apis.highlight_benchmarks`,
 on the code that trains.
 """
 import copy
-import os.path as osp
 from typing import List, Optional, Sequence
 
 from mmengine.config import Config
 
 from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import dataset_paths
 from sgdetr.errors import ConfigError, DataError
 
 #: what the papers call the per-domain number of each protocol
@@ -64,9 +64,7 @@ def annotation_files(cfg: Config) -> List[str]:
     for name in LOADERS:
         dataset = (cfg.get(name) or {}).get('dataset')
         if dataset and dataset.get('ann_file'):
-            root = dataset.get('data_root') or ''
-            path = dataset['ann_file']
-            files.append(path if not root or osp.isabs(path) else osp.join(root, path))
+            files.append(dataset_paths(dataset).ann_file)
     files += [m['ann_file'] for m in highlight_metrics(cfg)]
     return list(dict.fromkeys(files))
 
