@@ -1,6 +1,4 @@
 """SpanDeltaCoder: decoding (centre, log-width) deltas of spans with the legacy +1 widths."""
-import math
-
 import torch
 
 from sgdetr.models.task_modules.span_coder import SpanDeltaCoder

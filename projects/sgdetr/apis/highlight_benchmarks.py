@@ -4,13 +4,13 @@ Both are reported as one table: a model per domain (TVSum category), trained
 on that domain's train videos and evaluated on its val videos (the test split
 of these benchmarks) with the checkpoint of its best val epoch, then the mean
 over the domains. A config of such a benchmark lists its ``domains`` and
-trains one of them; :func:`apply_domain` points every dataset and metric of
-the config at another one.
+trains one of them; :func:`sgdetr.apis.benchmark_config.apply_domain` points
+every dataset and metric of the config at another one.
 
 Used by ``tools/analysis/run_hd_benchmarks.py``::
 
     cfg = load_tool_config('configs/sgdetr_tvsum.py')
-    domains = select_domains(cfg, ['BK', 'BT'])
+    domains = select_domains(cfg, ['BK', 'BT'])  # from sgdetr.apis.benchmark_config
     check_domains_present(cfg, domains)          # before any training
     table = run_benchmark(cfg, domains, 'work_dirs/tvsum')
     print(format_markdown(table))
@@ -19,15 +19,12 @@ import copy
 import json
 import os.path as osp
 import uuid
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from mmengine.config import Config
 
 from sgdetr.engine.atomic_local_backend import atomic_write_text
-from .benchmark_config import (EVALUATORS, HIGHLIGHT_METRIC, LOADERS, PROTOCOL_METRIC,  # noqa: F401
-                               annotation_files, apply_domain, check_domains_present,
-                               config_domains, highlight_metrics, protocol_of,
-                               select_domains)
+from .benchmark_config import PROTOCOL_METRIC, apply_domain, highlight_metrics, protocol_of
 from .experiments import evaluate_checkpoint, run_checkpoint, train_run
 
 def best_checkpoint(runner) -> Optional[str]:
