@@ -17,9 +17,8 @@ from torch.nn import functional as F
 
 from dataset_test_utils import SHARED_ANNOTATIONS, write_jsonl
 from sgdetr.apis import load_tool_config
-from sgdetr.apis.highlight_benchmarks import (apply_domain, check_domains_present,
-                                              format_markdown, run_benchmark,
-                                              select_domains)
+from sgdetr.apis.benchmark_config import apply_domain, check_domains_present, select_domains
+from sgdetr.apis.highlight_benchmarks import format_markdown, run_benchmark
 from sgdetr.datasets import (DataError, HighlightSaliencyTargets, TVSumDataset,
                              YouTubeHighlightsDataset)
 from sgdetr.engine import ConfigError

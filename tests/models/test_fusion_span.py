@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from sgdetr.models.postprocess import WeightedSpanFusion, weighted_span_fusion
-from sgdetr.registry import TASK_UTILS
+from sgdetr.models.postprocess import weighted_span_fusion
 
 # model A: [0, .4] (.9), [.6, .8] (.3); model B: [.1, .5] (.6)
 SPANS = [torch.tensor([[0.0, 0.4], [0.6, 0.8]]), torch.tensor([[0.1, 0.5]])]
@@ -107,17 +106,3 @@ def test_max_conf_type():
 def test_empty_input():
     spans, scores = weighted_span_fusion([torch.zeros(0, 2)], [torch.zeros(0)])
     assert spans.shape == (0, 2) and scores.shape == (0,)
-
-
-def test_registered_batched_fusion():
-    fusion = TASK_UTILS.build(dict(type='WeightedSpanFusion', iou_thr=0.55))
-    assert isinstance(fusion, WeightedSpanFusion)
-    detr = torch.stack((SPANS[0], SPANS[0] + 0.1))           # (2, 2, 2)
-    detr_scores = torch.stack((SCORES[0], SCORES[0]))
-    atss = torch.stack((SPANS[1], SPANS[1] + 0.1))           # (2, 1, 2)
-    atss_scores = torch.stack((SCORES[1], SCORES[1]))
-    fused = fusion([detr, atss], [detr_scores, atss_scores])
-    assert len(fused) == 2
-    torch.testing.assert_close(fused[0][0], torch.tensor([[0.04, 0.44], [0.6, 0.8]]))
-    torch.testing.assert_close(fused[1][0], torch.tensor([[0.14, 0.54], [0.7, 0.9]]))
-    torch.testing.assert_close(fused[1][1], torch.tensor([0.75, 0.15]))

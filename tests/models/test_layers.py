@@ -136,7 +136,7 @@ def test_feed_forward_dropout_is_the_formula_with_its_mask_and_gradients():
     from sgdetr.models.layers import keep_mask
     torch.manual_seed(0)
     ffn = FeedForward(4, expansion=2, dropout=0.4).train()
-    first, prelu, _, last = ffn.layers
+    first, prelu, last = ffn.layers
     x = torch.randn(3, 5, 4, requires_grad=True)
     torch.manual_seed(3)
     out = ffn(x)
@@ -154,7 +154,9 @@ def test_feed_forward_dropout_is_the_formula_with_its_mask_and_gradients():
 def test_feed_forward_structure_init_and_gradients():
     torch.manual_seed(0)
     ffn = FeedForward(8, expansion=4, dropout=0.1)
-    first, prelu, dropout, last = ffn.layers
+    first, prelu, last = ffn.layers
+    assert [name for name, _ in ffn.named_parameters()] == [
+        'layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.3.weight', 'layers.3.bias']
     assert (first.in_features, first.out_features, last.out_features) == (8, 32, 8)
     assert isinstance(prelu, nn.PReLU) and prelu.weight.item() == PRELU_SLOPE
     assert (first.bias == 0).all() and (last.bias == 0).all()

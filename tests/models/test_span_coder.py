@@ -1,6 +1,4 @@
-"""SpanDeltaCoder: (centre, log-width) deltas of spans with the legacy +1 widths."""
-import math
-
+"""SpanDeltaCoder: decoding (centre, log-width) deltas of spans with the legacy +1 widths."""
 import torch
 
 from sgdetr.models.task_modules.span_coder import SpanDeltaCoder
@@ -15,17 +13,6 @@ def random_spans(shape, generator, scale=20.0):
 def test_registered():
     coder = TASK_UTILS.build(dict(type='SpanDeltaCoder', target_stds=(1., 1.)))
     assert isinstance(coder, SpanDeltaCoder) and coder.encode_size == 2
-
-
-def test_encode_hand_computed():
-    # anchor [2, 6]: centre 4, width 6 - 2 + 1 = 5; target [3, 11]: centre 7, width 9.
-    # dc = 3 / 5, dw = log(9 / 5); normalised by the stds (0.1, 0.2).
-    coder = SpanDeltaCoder(target_stds=(0.1, 0.2))
-    deltas = coder.encode(torch.tensor([[2., 6.]]), torch.tensor([[3., 11.]]))
-    torch.testing.assert_close(deltas, torch.tensor([[6.0, math.log(9 / 5) / 0.2]]))
-    coder = SpanDeltaCoder(target_means=(0.5, 0.), target_stds=(1., 1.))
-    deltas = coder.encode(torch.tensor([[2., 6.]]), torch.tensor([[3., 11.]]))
-    torch.testing.assert_close(deltas, torch.tensor([[0.1, math.log(9 / 5)]]))
 
 
 def test_decode_hand_computed():
@@ -49,17 +36,6 @@ def test_decode_is_the_released_formula():
     centre = (anchors[:, 0] + anchors[:, 1]) / 2 + dc * (anchors[:, 1] - anchors[:, 0] + 1)
     expected = torch.stack([centre - (width - 1) / 2, centre + (width - 1) / 2], -1)
     torch.testing.assert_close(coder.decode(anchors, deltas), expected)
-
-
-def test_decode_inverts_encode():
-    g = torch.Generator().manual_seed(1)
-    anchors, targets = random_spans((3, 5), g), random_spans((3, 5), g)
-    for coder in (SpanDeltaCoder(), SpanDeltaCoder(target_means=(0.2, 0.1),
-                                                   target_stds=(1.0, 0.5))):
-        deltas = coder.encode(anchors, targets)
-        assert deltas.shape == (3, 5, 2)
-        torch.testing.assert_close(coder.decode(anchors, deltas), targets,
-                                   rtol=1e-5, atol=1e-4)
 
 
 def test_decode_broadcasts_anchors_over_the_batch():

@@ -23,8 +23,8 @@ from mmengine.config import DictAction
 
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config
-from sgdetr.apis.highlight_benchmarks import (check_domains_present, format_markdown,
-                                              run_benchmark, select_domains, write_table)
+from sgdetr.apis.benchmark_config import check_domains_present, select_domains
+from sgdetr.apis.highlight_benchmarks import format_markdown, run_benchmark, write_table
 from sgdetr.datasets.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError
 from sgdetr.evaluation.submission import SubmissionError

@@ -57,6 +57,7 @@ from sgdetr.datasets.intervid_mr_builder import (MAX_SEGMENT_SECONDS,
                                                  format_intervid_mr_summary)
 from sgdetr.engine.atomic_local_backend import (atomic_output,
                                                 atomic_write_text)
+from sgdetr.structures.spans import span_iou_exact
 
 #: IoU at which a relabelled window counts as finding a planted one (demo).
 DEMO_IOU = 0.5
@@ -381,15 +382,6 @@ def synthetic_raw_samples(root: str, split: str):
     return samples, planted
 
 
-def window_iou(windows_a: np.ndarray, windows_b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of (A, 2) and (B, 2) windows in seconds."""
-    inter = (np.minimum(windows_a[:, None, 1], windows_b[None, :, 1])
-             - np.maximum(windows_a[:, None, 0], windows_b[None, :, 0]))
-    union = (np.maximum(windows_a[:, None, 1], windows_b[None, :, 1])
-             - np.minimum(windows_a[:, None, 0], windows_b[None, :, 0]))
-    return inter.clip(min=0.0) / union
-
-
 def demo_report(lines, samples, planted) -> str:
     """How many planted windows a relabelled window matches (IoU >= 0.5),
     separately for the annotated interval and the other planted windows."""
@@ -400,8 +392,8 @@ def demo_report(lines, samples, planted) -> str:
         gt = planted_by_qid[line['qid']]
         # relabelled windows are in segment time, planted ones in the video's
         shift = line.get('source_window', [0.0])[0]
-        hit = window_iou(gt, np.asarray(line['relevant_windows']) + shift
-                         ).max(axis=1) >= DEMO_IOU  # (K,)
+        hit = span_iou_exact(gt, np.asarray(line['relevant_windows']) + shift
+                             ).max(axis=1) >= DEMO_IOU  # (K,)
         found += [hit[0], hit[1:].sum()]
         total += [1, len(gt) - 1]
     return (f'planted windows found (IoU >= {DEMO_IOU:g}): annotated '

@@ -16,6 +16,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
+from sgdetr.registry import METRICS
+
+from .benchmark_config import evaluator_list
 from .runtime import build_runner
 
 #: the columns of the paper's tables, in their order, by the names the
@@ -36,18 +39,9 @@ def train_run(cfg: Config):
     return runner
 
 
-def evaluator_list(evaluator_cfg) -> list:
-    """The metric configs of an ``*_evaluator`` field: one dict, a list of
-    them, or None (no metric)."""
-    if evaluator_cfg is None:
-        return []
-    return list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
-
-
 def has_test_ground_truth(cfg: Config) -> bool:
     """Whether every test evaluator of ``cfg`` can score its annotation file
     (the QVHighlights test release cannot: it has no ground truth)."""
-    from sgdetr.registry import METRICS
     if not cfg.get('test_evaluator') or not cfg.get('test_dataloader'):
         return False
     for evaluator_cfg in evaluator_list(cfg.test_evaluator):

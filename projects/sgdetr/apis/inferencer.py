@@ -26,6 +26,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import (dataset_paths, layout_names, read_npz_array, read_pt_array,
+                                      text_feature_path, video_feature_path)
 from sgdetr.evaluation.submission import prediction_to_submission
 from .predictor import MomentPredictor, check_duration
 
@@ -226,28 +229,19 @@ class DatasetSplit:
 
     def __init__(self, cfg: Union[str, Config], split: str = 'val',
                  ann_file: Optional[str] = None):
-        from sgdetr.datasets.annotations import read_jsonl
-        from sgdetr.datasets.features import LAYOUTS
         cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             raise ValueError(f'the config has no {split}_dataloader')
         dataset = loader.dataset
-        root = dataset.get('data_root') or ''
-
-        def join(path):
-            return path if not root or osp.isabs(path) else osp.join(root, path)
-        self.ann_file = ann_file or join(dataset.ann_file)
+        paths = dataset_paths(dataset)
+        self.ann_file = ann_file or paths.ann_file
         self.records = [record for _, record in read_jsonl(self.ann_file)]
-        dirs = dataset.get('video_feat_dirs')
-        if dirs is None or dataset.get('text_feat_dir') is None:
+        if paths.video_dirs is None or paths.text_dir is None:
             raise ValueError(f'the {split} dataset names no feature directories')
-        self.video_dirs = [join(d) for d in ([dirs] if isinstance(dirs, str) else dirs)]
-        self.text_dir = join(dataset.text_feat_dir)
-        self.layout = dataset.get('feature_layout', 'npz')
+        self.video_dirs, self.text_dir, self.layout = paths.video_dirs, paths.text_dir, paths.layout
         self.dataset_cfg = dataset
-        (self._video_name, self._video_key, self._text_name,
-         self._text_key) = LAYOUTS[self.layout]
+        _, self._video_key, _, self._text_key = layout_names(self.layout)
         self.by_vid: Dict[str, List[dict]] = {}
         for record in self.records:
             self.by_vid.setdefault(record['vid'], []).append(record)
@@ -261,14 +255,12 @@ class DatasetSplit:
 
     def video(self, vid: str) -> List[np.ndarray]:
         """The raw (L_i, D_i) features of every source of ``vid``."""
-        from sgdetr.datasets.features import read_npz_array, read_pt_array
-        paths = [osp.join(d, self._video_name.format(vid=vid)) for d in self.video_dirs]
+        paths = [video_feature_path(d, vid, self.layout) for d in self.video_dirs]
         return [read_pt_array(p) if self._video_key is None else read_npz_array(p, self._video_key)
                 for p in paths]
 
     def text(self, qid) -> np.ndarray:
-        from sgdetr.datasets.features import read_npz_array
-        return read_npz_array(osp.join(self.text_dir, self._text_name.format(qid=qid)),
+        return read_npz_array(text_feature_path(self.text_dir, qid, self.layout),
                               self._text_key)
 
     def predict(self, inferencer: MomentInferencer, vid: str) -> List[Dict]:

@@ -7,6 +7,9 @@ import torch
 from mmengine.config import Config
 
 from sgdetr.engine import SGDETRRunner, check_config
+from sgdetr.engine.mixed_precision import cpuinfo_field
+from sgdetr.registry import RUNNERS
+from .benchmark_config import apply_domain
 
 
 def use_cpu_collectives(cfg: Config) -> Config:
@@ -62,7 +65,6 @@ def load_tool_config(path: str, launcher: str = 'none',
         cfg.merge_from_dict(cfg_options)
     check_config(cfg, cfg_options)
     if domain is not None:
-        from .highlight_benchmarks import apply_domain
         cfg = apply_domain(cfg, str(domain))
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -78,18 +80,10 @@ def build_runner(cfg: Config):
     if cfg.get('runner_type'):
         # the project's registry: MMEngine's root one finds 'SGDETRRunner' only once
         # a default scope exists, which a fresh process (a torchrun worker) lacks
-        from sgdetr.registry import RUNNERS
         return RUNNERS.build(cfg)
     return SGDETRRunner.from_cfg(cfg)
 
 
 def cpu_name() -> str:
     """The CPU model as the OS reports it (benchmarks print it with their numbers)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
+    return cpuinfo_field('model name') or platform.processor() or 'unknown CPU'

@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from sgdetr.structures.spans import span_overlap
+
 PRED_COLOR = '#1f5fa8'
 GT_COLOR = '#2e9e4f'
 CURVE_COLOR = '#d9480f'
@@ -38,13 +40,11 @@ def save_figure(figure, path: str, dpi: int = 120) -> str:
 
 def window_iou(window: Sequence[float], others: Sequence[Sequence[float]]) -> float:
     """Largest IoU of ``[start, end]`` with any of ``others`` (0 without any)."""
-    best = 0.0
-    for other in others:
-        inter = max(0.0, min(window[1], other[1]) - max(window[0], other[0]))
-        union = max(window[1], other[1]) - min(window[0], other[0])
-        if union > 0:
-            best = max(best, inter / union)
-    return best
+    if len(others) == 0:
+        return 0.0
+    inter, union = span_overlap(np.asarray([window[:2]], np.float64),
+                                np.asarray(others, np.float64)[:, :2])
+    return float(np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).max())
 
 
 def _duration(entry: dict, gt: Optional[dict], clip_len: float) -> float:

@@ -3,8 +3,8 @@ from .annotations import parse_annotation, read_jsonl
 from .data_preprocessor import MomentDataPreprocessor, pad_sequences
 from .errors import DataError
 from .highlight_targets import HighlightSaliencyTargets
-from .features import (LAYOUTS, FeatureStore, combine_video_sources, l2_normalize,
-                       read_npz_array, read_pt_array)
+from .features import (LAYOUTS, DatasetPaths, FeatureStore, combine_video_sources,
+                       dataset_paths, l2_normalize, read_npz_array, read_pt_array)
 from .moment_dataset import (CharadesSTADataset, MomentRetrievalDataset,
                              QVHighlightsDataset, TACoSDataset, TVSumDataset,
                              YouTubeHighlightsDataset)
@@ -22,7 +22,7 @@ __all__ = [
     'CharadesSTADataset', 'TACoSDataset', 'TVSumDataset',
     'YouTubeHighlightsDataset', 'MomentDataPreprocessor', 'pad_sequences',
     'TruncateFeatures', 'AppendTemporalEndpoints', 'PadClips', 'BuildMomentTargets',
-    'PackMomentInputs', 'FeatureStore', 'LAYOUTS', 'combine_video_sources', 'read_npz_array', 'read_pt_array',
+    'PackMomentInputs', 'FeatureStore', 'LAYOUTS', 'DatasetPaths', 'dataset_paths', 'combine_video_sources', 'read_npz_array', 'read_pt_array',
     'l2_normalize', 'read_jsonl', 'parse_annotation', 'binary_saliency_from_windows',
     'sample_saliency_pairs', 'HighlightSaliencyTargets',
     'SlidingWindows', 'RandomClipCrop', 'moment_collate', 'make_synthetic_dataset', 'build_intervid_mr', 'clip_caption_similarity',

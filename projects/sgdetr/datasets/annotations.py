@@ -45,31 +45,39 @@ def decoded_lines(path: str, handle, error_type=DataError) -> Iterator[Tuple[int
                 f'{error.start + 1}); JSON lines files must be UTF-8 encoded') from error
 
 
-def read_jsonl(path: str) -> Iterator[Tuple[int, dict]]:
-    """Yield ``(line_number, record)`` for every non-blank line of ``path``.
+def read_jsonl(path: str, error_type=DataError,
+               what: str = 'annotation file') -> Iterator[Tuple[int, dict]]:
+    """Yield ``(line_number, record)`` for every non-blank line of ``path``:
+    the one JSON-lines reader of the package (annotations, submissions).
+
+    Args:
+        error_type: the exception raised; the evaluation raises its own
+            ``SubmissionError`` for the files it scores.
+        what: what the file is, for the message when it cannot be opened.
 
     Raises:
-        DataError: the file cannot be read, a line is not valid UTF-8 or not
-            valid JSON, or a line is not a JSON object.
+        error_type: the file cannot be read, a line is not valid UTF-8 or not
+            valid JSON, or a line is not a JSON object; the message names
+            ``path:line``.
     """
     try:
         handle = open(path, 'rb')
     except OSError as error:
-        raise DataError(f'{path}: cannot read annotation file '
-                        f'({error.strerror or error})') from error
+        raise error_type(f'{path}: cannot read {what} '
+                         f'({error.strerror or error})') from error
     with handle:
-        for line_number, line in decoded_lines(path, handle):
+        for line_number, line in decoded_lines(path, handle, error_type):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DataError(f'{path}:{line_number}: malformed JSON '
-                                f'({error.msg} at column {error.colno})'
-                                ) from error
+                raise error_type(f'{path}:{line_number}: malformed JSON '
+                                 f'({error.msg} at column {error.colno})'
+                                 ) from error
             if not isinstance(record, dict):
-                raise DataError(f'{path}:{line_number}: expected a JSON object'
-                                f', got {type(record).__name__}')
+                raise error_type(f'{path}:{line_number}: expected a JSON object'
+                                 f', got {type(record).__name__}')
             yield line_number, record
 
 

@@ -40,8 +40,8 @@ import os.path as osp
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import (Dict, Hashable, Iterable, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 
@@ -147,6 +147,52 @@ def combine_video_sources(sources: Sequence[np.ndarray],
     return np.concatenate([s[:length] for s in sources], axis=1)
 
 
+def layout_names(layout: str) -> tuple:
+    """The :data:`LAYOUTS` entry of ``layout``; ValueError naming the layouts."""
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {sorted(LAYOUTS)}, got {layout!r}')
+    return LAYOUTS[layout]
+
+
+def video_feature_path(directory: str, vid: str, layout: str = 'released') -> str:
+    """The feature file of video ``vid`` in ``directory``."""
+    return osp.join(directory, layout_names(layout)[0].format(vid=vid))
+
+
+def text_feature_path(directory: str, qid, layout: str = 'released') -> str:
+    """The feature file of query ``qid`` in ``directory``."""
+    return osp.join(directory, layout_names(layout)[2].format(qid=qid))
+
+
+def under_root(root: Optional[str], path: str) -> str:
+    """``path`` joined to a dataset's ``data_root`` unless absolute or no root."""
+    return path if not root or osp.isabs(path) else osp.join(root, path)
+
+
+class DatasetPaths(NamedTuple):
+    """The files a dataset config reads, ``data_root`` applied (None: not set)."""
+    ann_file: Optional[str]
+    video_dirs: Optional[List[str]]
+    text_dir: Optional[str]
+    layout: str
+
+
+def dataset_paths(dataset_cfg: dict) -> DatasetPaths:
+    """The annotation file, feature directories and layout of a dataset
+    config, resolved as :class:`MomentRetrievalDataset` resolves them (the
+    inferencer and the extractors' query lookup read the same files)."""
+    root = dataset_cfg.get('data_root') or ''
+    ann_file = dataset_cfg.get('ann_file')
+    dirs = dataset_cfg.get('video_feat_dirs')
+    text_dir = dataset_cfg.get('text_feat_dir')
+    return DatasetPaths(
+        ann_file=None if ann_file is None else under_root(root, ann_file),
+        video_dirs=None if dirs is None else [
+            under_root(root, d) for d in ([dirs] if isinstance(dirs, str) else dirs)],
+        text_dir=None if text_dir is None else under_root(root, text_dir),
+        layout=dataset_cfg.get('feature_layout', 'npz'))
+
+
 class FeatureStore:
     """Loads video and query features of one dataset, with optional caching.
 
@@ -175,11 +221,9 @@ class FeatureStore:
                  text_dim: Optional[int] = None,
                  cache: Union[bool, str] = False,
                  layout: str = 'npz'):
-        if layout not in LAYOUTS:
-            raise ValueError(f'layout must be one of {sorted(LAYOUTS)}, got {layout!r}')
         self.layout = layout
         (self._video_name, self._video_key, self._text_name,
-         self._text_key) = LAYOUTS[layout]
+         self._text_key) = layout_names(layout)
         self.video_dirs: List[str] = ([video_dirs] if isinstance(
             video_dirs, str) else list(video_dirs))
         if not self.video_dirs:
@@ -208,10 +252,10 @@ class FeatureStore:
 
     # -- paths ---------------------------------------------------------------
     def video_paths(self, vid: str) -> List[str]:
-        return [osp.join(d, self._video_name.format(vid=vid)) for d in self.video_dirs]
+        return [video_feature_path(d, vid, self.layout) for d in self.video_dirs]
 
     def text_path(self, qid) -> str:
-        return osp.join(self.text_dir, self._text_name.format(qid=qid))
+        return text_feature_path(self.text_dir, qid, self.layout)
 
     def find_missing(self, vids: Iterable[str], qids: Iterable) -> List[str]:
         """Every feature file that ``vids``/``qids`` need and that is absent.

@@ -22,7 +22,6 @@ are a function of ``(seed, epoch, index)`` once :meth:`set_epoch` was called
 depend on the dataloader worker, and a resumed run repeats them.
 """
 import math
-import os.path as osp
 import random
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -34,7 +33,7 @@ from mmengine.logging import print_log
 from ..registry import DATASETS, TRANSFORMS
 from .annotations import parse_annotation, read_jsonl
 from .errors import DataError
-from .features import FeatureStore
+from .features import FeatureStore, dataset_paths
 
 #: How many missing feature files an error message lists before summarising.
 MAX_LISTED_MISSING = 100
@@ -123,13 +122,14 @@ class MomentRetrievalDataset(BaseDataset):
             raise ValueError('give both video_feat_dirs and text_feat_dir, or '
                              'neither (annotation-only mode)')
         self.annotation_only = video_feat_dirs is None
-        data_root = kwargs.get('data_root') or ''
         self.features: Optional[FeatureStore] = None
         if not self.annotation_only:
+            paths = dataset_paths(dict(data_root=kwargs.get('data_root'),
+                                       video_feat_dirs=video_feat_dirs,
+                                       text_feat_dir=text_feat_dir))
             self.features = FeatureStore(
-                video_dirs=[_join(data_root, d) for d in _as_list(
-                    video_feat_dirs)],
-                text_dir=_join(data_root, text_feat_dir),
+                video_dirs=paths.video_dirs,
+                text_dir=paths.text_dir,
                 video_l2_norm=video_l2_norm,
                 text_l2_norm=text_l2_norm,
                 video_dim=video_dim,
@@ -412,10 +412,3 @@ class YouTubeHighlightsDataset(_HighlightDataset):
     """YouTube-Highlights: one 0/1 label per segment; 6 domains."""
     METAINFO = dict(dataset_name='youtube_highlights')
 
-
-def _as_list(value) -> list:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _join(root: str, path: str) -> str:
-    return path if not root or osp.isabs(path) else osp.join(root, path)

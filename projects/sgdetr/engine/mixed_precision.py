@@ -1,5 +1,6 @@
 """bfloat16 mixed-precision training on CPUs and GPUs (``tools/train.py --amp``)."""
 from contextlib import contextmanager
+from typing import Optional
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -30,16 +31,23 @@ class BF16OptimWrapper(OptimWrapper):
 _CPU_BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
 
-def cpu_flags(path: str = '/proc/cpuinfo') -> set:
-    """The feature flags of the first CPU in ``path`` (empty where unreadable)."""
+def cpuinfo_field(key: str, path: str = '/proc/cpuinfo') -> Optional[str]:
+    """The value of ``key`` for the first CPU in ``path`` (Linux's
+    ``/proc/cpuinfo``); None where the file or the key is missing."""
     try:
         with open(path) as f:
             for line in f:
-                if line.startswith('flags'):
-                    return set(line.split(':', 1)[1].split())
+                name, sep, value = line.partition(':')
+                if sep and name.strip() == key:
+                    return value.strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags(path: str = '/proc/cpuinfo') -> set:
+    """The feature flags of the first CPU in ``path`` (empty where unreadable)."""
+    return set((cpuinfo_field('flags', path) or '').split())
 
 
 def bf16_is_fast(device: str = 'cpu') -> bool:

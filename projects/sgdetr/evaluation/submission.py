@@ -26,6 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from sgdetr.datasets.annotations import read_jsonl
 from sgdetr.engine.atomic_local_backend import atomic_output, atomic_write_text
 
 SUBMISSION_FILES = {'val': 'hl_val_submission.jsonl',
@@ -54,33 +55,12 @@ def load_jsonl(path: str) -> List[dict]:
 
 def load_jsonl_lines(path: str) -> List[Tuple[int, dict]]:
     """:func:`load_jsonl` with the line number of every entry."""
-    try:
-        handle = open(path, 'rb')
-    except OSError as error:
-        raise SubmissionError(f'{path}: cannot read ({error.strerror or error})'
-                              ) from error
     entries = []
-    with handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:  # a byte-order mark may open the file
-                line = raw.decode('utf-8-sig' if line_number == 1 else 'utf-8')
-            except UnicodeDecodeError as error:
-                raise SubmissionError(
-                    f'{path}:{line_number}: not valid UTF-8 (byte(s) '
-                    f'{raw[error.start:error.end]!r} at column {error.start + 1}); '
-                    'JSON lines files must be UTF-8 encoded') from error
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SubmissionError(
-                    f'{path}:{line_number}: malformed JSON ({error.msg} at '
-                    f'column {error.colno})') from error
-            if not isinstance(entry, dict) or 'qid' not in entry:
-                raise SubmissionError(f'{path}:{line_number}: expected a JSON '
-                                      'object with a "qid"')
-            entries.append((line_number, entry))
+    for line_number, entry in read_jsonl(path, SubmissionError, 'file'):
+        if 'qid' not in entry:
+            raise SubmissionError(f'{path}:{line_number}: expected a JSON '
+                                  'object with a "qid"')
+        entries.append((line_number, entry))
     return entries
 
 

@@ -14,24 +14,12 @@ import numpy as np
 import torch
 
 from sgdetr.datasets.errors import DataError
-from sgdetr.datasets.features import LAYOUTS, read_npz_array, read_pt_array
+# the path functions are the datasets' (one resolver); extractors re-export them
+from sgdetr.datasets.features import (layout_names, read_npz_array, read_pt_array,  # noqa: F401
+                                      text_feature_path, video_feature_path)
 from sgdetr.engine.atomic_local_backend import atomic_output
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-
-
-def _layout(layout: str):
-    if layout not in LAYOUTS:
-        raise ValueError(f'layout must be one of {sorted(LAYOUTS)}, got {layout!r}')
-    return LAYOUTS[layout]
-
-
-def video_feature_path(directory: str, vid: str, layout: str = 'released') -> str:
-    return osp.join(directory, _layout(layout)[0].format(vid=vid))
-
-
-def text_feature_path(directory: str, qid, layout: str = 'released') -> str:
-    return osp.join(directory, _layout(layout)[2].format(qid=qid))
 
 
 def _array(features: ArrayLike) -> np.ndarray:
@@ -48,7 +36,7 @@ def save_video_features(features: ArrayLike, directory: str, vid: str,
     """Write (L, D) clip features of ``vid``; returns the path."""
     array = _array(features)
     path = video_feature_path(directory, vid, layout)
-    video_key = _layout(layout)[1]
+    video_key = layout_names(layout)[1]
     with atomic_output(path) as tmp:
         with open(tmp, 'wb') as handle:
             if video_key is None:
@@ -65,7 +53,7 @@ def save_text_features(features: ArrayLike, directory: str, qid,
     path = text_feature_path(directory, qid, layout)
     with atomic_output(path) as tmp:
         with open(tmp, 'wb') as handle:
-            np.savez(handle, **{_layout(layout)[3]: array})
+            np.savez(handle, **{layout_names(layout)[3]: array})
     return path
 
 

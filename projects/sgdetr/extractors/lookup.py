@@ -11,8 +11,11 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import (dataset_paths, layout_names, read_npz_array,
+                                      text_feature_path)
+
 from .base import TextEncoder
-from .feature_files import text_feature_path
 from .registry import ENCODERS
 
 
@@ -42,7 +45,6 @@ class DatasetQueryEncoder(TextEncoder):
     def __init__(self, ann_files: Union[str, Sequence[str]], text_dir: str,
                  layout: str = 'released'):
         super().__init__()
-        from sgdetr.datasets.annotations import read_jsonl
         self.text_dir, self.layout = text_dir, layout
         self.qid_of: Dict[str, object] = {}
         self.query_of: Dict[object, str] = {}
@@ -56,14 +58,9 @@ class DatasetQueryEncoder(TextEncoder):
     def from_dataset_cfg(cls, dataset_cfg: dict, ann_files: Optional[Sequence[str]] = None):
         """From a dataset config (``data_root``, ``ann_file``, ``text_feat_dir``,
         ``feature_layout``)."""
-        import os.path as osp
-        root = dataset_cfg.get('data_root') or ''
-
-        def join(path):
-            return path if not root or osp.isabs(path) else osp.join(root, path)
-        files = list(ann_files) if ann_files else [join(dataset_cfg['ann_file'])]
-        return cls(files, join(dataset_cfg['text_feat_dir']),
-                   dataset_cfg.get('feature_layout', 'npz'))
+        paths = dataset_paths(dataset_cfg)
+        return cls(list(ann_files) if ann_files else [paths.ann_file], paths.text_dir,
+                   paths.layout)
 
     def qid(self, text: str):
         """The qid a query text (or ``qid:<qid>``) stands for; KeyError if unknown."""
@@ -81,8 +78,7 @@ class DatasetQueryEncoder(TextEncoder):
         return self.qid_of[key]
 
     def encode(self, texts: Sequence[str]) -> List[Tensor]:
-        from sgdetr.datasets.features import LAYOUTS, read_npz_array
-        key = LAYOUTS[self.layout][3]
+        key = layout_names(self.layout)[3]
         return [torch.from_numpy(read_npz_array(
             text_feature_path(self.text_dir, self.qid(t), self.layout), key).copy())
             for t in texts]

@@ -1,51 +1,91 @@
-"""1D span utilities. A span is ``(start, end)`` ("xx") or ``(center, width)``
-("cxw"); the last dimension of every tensor here has size 2."""
+"""1D span geometry, the one implementation of the package for torch tensors
+and numpy arrays alike. A span is ``(start, end)`` ("xx") or ``(center,
+width)`` ("cxw"); the last dimension of every array here has size 2."""
+from typing import Tuple, Union
+
+import numpy as np
 import torch
 from torch import Tensor
 
+Array = Union[Tensor, np.ndarray]
 
-def span_cxw_to_xx(spans: Tensor) -> Tensor:
+
+def _stack(parts, like: Array) -> Array:
+    return torch.stack(parts, -1) if isinstance(like, Tensor) else np.stack(parts, -1)
+
+
+def span_cxw_to_xx(spans: Array) -> Array:
     """(..., 2) centre/width -> (..., 2) start/end."""
-    cx, w = spans.unbind(-1)
-    return torch.stack((cx - 0.5 * w, cx + 0.5 * w), dim=-1)
+    cx, w = spans[..., 0], spans[..., 1]
+    return _stack((cx - 0.5 * w, cx + 0.5 * w), spans)
 
 
-def span_xx_to_cxw(spans: Tensor) -> Tensor:
+def span_xx_to_cxw(spans: Array) -> Array:
     """(..., 2) start/end -> (..., 2) centre/width."""
-    st, ed = spans.unbind(-1)
-    return torch.stack((0.5 * (st + ed), ed - st), dim=-1)
+    st, ed = spans[..., 0], spans[..., 1]
+    return _stack((0.5 * (st + ed), ed - st), spans)
 
 
-def span_iou(spans1: Tensor, spans2: Tensor, aligned: bool = False,
-             eps: float = 1e-6) -> Tensor:
-    """IoU of xx spans.
+def span_overlap(spans1: Array, spans2: Array, aligned: bool = False
+                 ) -> Tuple[Array, Array]:
+    """Intersection and union lengths of xx spans.
+
+    The float operations are those of the official QVHighlights evaluation
+    (union = length1 + length2 - intersection), so the metrics built on it
+    score value for value as the official code.
 
     Args:
-        spans1: (..., N, 2).  spans2: (..., M, 2), or (..., N, 2) if aligned.
+        spans1: (..., N, 2).  spans2: (..., M, 2), or (..., N, 2) if aligned
+            (any shapes that broadcast).
     Returns:
-        (..., N, M) pairwise IoU, or (..., N) if ``aligned``.
+        intersection, union: (..., N, M), or (..., N) if ``aligned``.
     """
-    return _iou_giou(spans1, spans2, aligned, eps)[0]
-
-
-def span_giou(spans1: Tensor, spans2: Tensor, aligned: bool = False,
-              eps: float = 1e-6) -> Tensor:
-    """Generalised IoU of xx spans; shapes as :func:`span_iou`."""
-    iou, union, enclose = _iou_giou(spans1, spans2, aligned, eps)
-    return iou - (enclose - union) / enclose.clamp(min=eps)
-
-
-def _iou_giou(spans1, spans2, aligned, eps):
     if aligned:
         s1, e1 = spans1[..., 0], spans1[..., 1]
         s2, e2 = spans2[..., 0], spans2[..., 1]
     else:
         s1, e1 = spans1[..., :, None, 0], spans1[..., :, None, 1]
         s2, e2 = spans2[..., None, :, 0], spans2[..., None, :, 1]
-    inter = (torch.minimum(e1, e2) - torch.maximum(s1, s2)).clamp(min=0)
+    xp = torch if isinstance(spans1, Tensor) else np
+    inter = (xp.minimum(e1, e2) - xp.maximum(s1, s2)).clip(min=0)
     union = (e1 - s1) + (e2 - s2) - inter
+    return inter, union
+
+
+def span_iou(spans1: Array, spans2: Array, aligned: bool = False,
+             eps: float = 1e-6) -> Array:
+    """IoU of xx spans; a union below ``eps`` counts as ``eps`` (the model's
+    losses and costs, which must stay finite).
+
+    Args:
+        spans1: (..., N, 2).  spans2: (..., M, 2), or (..., N, 2) if aligned.
+    Returns:
+        (..., N, M) pairwise IoU, or (..., N) if ``aligned``.
+    """
+    inter, union = span_overlap(spans1, spans2, aligned)
+    return inter / union.clip(min=eps)
+
+
+def span_iou_exact(spans1: np.ndarray, spans2: np.ndarray, aligned: bool = False
+                   ) -> np.ndarray:
+    """:func:`span_iou` without ``eps``, as the official evaluation divides:
+    NaN where both spans are empty and coincide. Shapes as :func:`span_iou`."""
+    inter, union = span_overlap(spans1, spans2, aligned)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return inter / union
+
+
+def span_giou(spans1: Tensor, spans2: Tensor, aligned: bool = False,
+              eps: float = 1e-6) -> Tensor:
+    """Generalised IoU of xx spans; shapes as :func:`span_iou`."""
+    inter, union = span_overlap(spans1, spans2, aligned)
+    if aligned:
+        s1, e1, s2, e2 = spans1[..., 0], spans1[..., 1], spans2[..., 0], spans2[..., 1]
+    else:
+        s1, e1 = spans1[..., :, None, 0], spans1[..., :, None, 1]
+        s2, e2 = spans2[..., None, :, 0], spans2[..., None, :, 1]
     enclose = torch.maximum(e1, e2) - torch.minimum(s1, s2)
-    return inter / union.clamp(min=eps), union, enclose
+    return inter / union.clamp(min=eps) - (enclose - union) / enclose.clamp(min=eps)
 
 
 def lift_spans(spans: Tensor) -> Tensor:

@@ -54,6 +54,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from sgdetr.structures.spans import span_iou_exact
+
 from ._array_utils import (as_percent, compact_left, numpy_mean_rows,
                            numpy_sum_rows, pad_ragged, width_buckets)
 from ._qids import index_by_qid, shared_qids
@@ -238,26 +240,6 @@ def _eval_moment_retrieval(qids, merged, ground_truth_by_qid, verbose):
     return results
 
 
-def span_iou_cross(spans1: np.ndarray, spans2: np.ndarray) -> np.ndarray:
-    """IoU of every span of ``spans1`` with every span of ``spans2`` in the
-    same batch row, with the reference's order of float operations.
-
-    Args:
-        spans1: (B, N, 2) [start, end].  spans2: (B, M, 2).
-
-    Returns:
-        (B, N, M) IoU (NaN where both spans are empty and coincide).
-    """
-    areas1 = spans1[..., 1] - spans1[..., 0]
-    areas2 = spans2[..., 1] - spans2[..., 0]
-    left = np.maximum(spans1[:, :, None, 0], spans2[:, None, :, 0])
-    right = np.minimum(spans1[:, :, None, 1], spans2[:, None, :, 1])
-    inter = np.clip(right - left, 0, None)
-    union = areas1[:, :, None] + areas2[:, None, :] - inter
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return inter / union
-
-
 def mr_average_precision(pred_windows: np.ndarray, pred_valid: np.ndarray,
                          gt_windows: np.ndarray, gt_valid: np.ndarray,
                          iou_thresholds: np.ndarray) -> np.ndarray:
@@ -297,7 +279,7 @@ def _dense_average_precision(pred_windows, pred_valid, gt_windows, gt_valid,
                        axis=1, kind='stable')
     ranked = np.take_along_axis(pred_windows, order[..., None], axis=1)
     ranked_valid = np.take_along_axis(pred_valid, order, axis=1)
-    ious = span_iou_cross(ranked[..., :2], gt_windows)  # (Q, P, G)
+    ious = span_iou_exact(ranked[..., :2], gt_windows)  # (Q, P, G)
     # A NaN IoU (an empty window on an empty window) sorts above every number
     # in the reference and never fails its threshold test: it ranks as +inf.
     ious = np.where(np.isnan(ious), np.inf, ious)
@@ -359,7 +341,7 @@ def top1_iou(top1: np.ndarray, gt_windows: np.ndarray,
     """
     if len(top1) == 0:
         return np.zeros(0)
-    ious = span_iou_cross(top1[:, None, :], gt_windows)[:, 0, :]  # (Q, G)
+    ious = span_iou_exact(top1[:, None, :], gt_windows)[:, 0, :]  # (Q, G)
     best = np.argmax(np.where(gt_valid, ious, -np.inf), axis=1)
     gt = np.take_along_axis(gt_windows, best[:, None, None], axis=1)[:, 0]
     inter = np.maximum(0, np.minimum(top1[:, 1], gt[:, 1])
@@ -537,6 +519,6 @@ def highlight_average_precision(ranking: ClipRanking, positive: np.ndarray,
 
 
 __all__ = ['eval_qvhighlights', 'mr_average_precision', 'top1_iou',
-           'span_iou_cross', 'highlight_average_precision', 'rank_clips',
+           'highlight_average_precision', 'rank_clips',
            'clip_saliency_table', 'MR_IOU_THRESHOLDS',
            'MR_LENGTH_RANGES', 'HL_LEVELS']

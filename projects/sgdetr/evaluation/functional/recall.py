@@ -18,6 +18,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from sgdetr.structures.spans import span_overlap
+
 from ._array_utils import as_percent, pad_ragged
 from ._qids import index_by_qid, shared_qids
 
@@ -36,11 +38,7 @@ def best_gt_iou(pred_windows: np.ndarray, gt_windows: np.ndarray,
     Returns:
         (Q, P) best IoU over the query's valid GT windows (0 if it has none).
     """
-    left = np.maximum(pred_windows[:, :, None, 0], gt_windows[:, None, :, 0])
-    right = np.minimum(pred_windows[:, :, None, 1], gt_windows[:, None, :, 1])
-    inter = np.clip(right - left, 0, None)
-    union = ((pred_windows[..., 1] - pred_windows[..., 0])[:, :, None]
-             + (gt_windows[..., 1] - gt_windows[..., 0])[:, None, :] - inter)
+    inter, union = span_overlap(pred_windows, gt_windows)
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     return np.where(gt_valid[:, None, :], iou, 0.0).max(axis=2, initial=0.0)
 

@@ -19,6 +19,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from sgdetr.datasets.annotations import parse_annotation, read_jsonl
+from sgdetr.errors import DataError
+
 from ..submission import (MAX_WINDOWS, dedupe_by_qid, dump_json, load_jsonl,
                           normalize_entry, prediction_to_submission, write_submission)
 
@@ -78,8 +81,6 @@ class BaseSubmissionMetric(BaseMetric):
         """
         if self._coverage is not None:
             return self._coverage
-        from sgdetr.datasets.annotations import parse_annotation, read_jsonl
-        from sgdetr.datasets.errors import DataError
         records, seen = [], {}
         for line, raw in read_jsonl(self.ann_file):
             where = f'{self.ann_file}:{line}'

@@ -1,6 +1,8 @@
 """Highlight mAP metric of YouTube-Highlights and TVSum."""
 from typing import List, Optional, Sequence
 
+from sgdetr.errors import DataError
+
 from ...registry import METRICS
 from ..functional import TVSUM_TOP_K, eval_tvsum, eval_youtube_highlights
 from .base_submission_metric import BaseSubmissionMetric
@@ -62,7 +64,6 @@ class HighlightMAPMetric(BaseSubmissionMetric):
         asked for present in ``ann_file`` (else nothing would be scored)."""
         coverage = super().check_ground_truth()
         if self.domains is not None:
-            from sgdetr.datasets.errors import DataError
             present = {a.get('domain') for a in super().annotations}
             missing = sorted(self.domains - present)
             if missing:

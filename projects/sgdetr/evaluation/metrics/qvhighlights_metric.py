@@ -3,6 +3,8 @@ from typing import Dict, List
 
 from mmengine.logging import print_log
 
+from sgdetr.errors import DataError
+
 from ...registry import METRICS
 from ..functional import HL_LEVELS, MR_LENGTH_RANGES, eval_qvhighlights
 from ..functional.qvhighlights import HL_CLIP_LEN
@@ -47,7 +49,6 @@ class QVHighlightsMetric(BaseSubmissionMetric):
     }
 
     def _check_record(self, raw: dict, where: str) -> None:
-        from sgdetr.datasets.errors import DataError
         num_clips = int(raw['duration'] / HL_CLIP_LEN)
         for clip_id in raw.get('relevant_clip_ids') or []:
             if not -num_clips <= clip_id < num_clips:

@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from sgdetr.registry import MODELS
-from sgdetr.structures import span_xx_to_cxw
+from sgdetr.structures import span_cxw_to_xx, span_xx_to_cxw
 from ..postprocess import (detr_windows, finalize_windows, merge_window_samples, round_scores,
                           weighted_span_fusion)
 from .data_preprocessor_builder import build_data_preprocessor
@@ -294,8 +294,7 @@ class SGDETR(BaseModel):
         valid = detr['valid'][b]
         probs, ious = detr['probs'][b][valid], detr['ious'][b][valid]
         order = torch.argsort(probs, descending=True, stable=True)
-        centre, width = detr['spans'][b][valid][order].unbind(-1)
-        detr_spans = torch.stack([centre - width / 2, centre + width / 2], -1).clamp(0, 1)
+        detr_spans = span_cxw_to_xx(detr['spans'][b][valid][order]).clamp(0, 1)
         fused, scores = weighted_span_fusion(
             [detr_spans, atss_spans / timeline], [(probs * ious)[order].sqrt(), atss_scores],
             cfg['model_weights'], cfg['iou_thr'], cfg['skip_score_thr'])

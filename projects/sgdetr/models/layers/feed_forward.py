@@ -1,4 +1,6 @@
 """Position-wise feed-forward network of the released transformer layers."""
+from collections import OrderedDict
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -13,7 +15,9 @@ class FeedForward(nn.Module):
     """``Linear -> PReLU -> Dropout -> Linear``, no residual, no norm.
 
     The parameters are those of ``nn.Sequential(Linear, PReLU, Dropout, Linear)``
-    (``layers.0``, ``layers.1``, ``layers.3``). The computation is one autograd
+    (``layers.0``, ``layers.1``, ``layers.3``, the names of the released
+    checkpoints; the dropout, applied inside the function below, holds no
+    module). The computation is one autograd
     function that keeps the hidden activations and the dropout mask only (the
     PReLU output and the dropped activations are recomputed in the backward
     pass, elementwise): about a third less memory per layer than the modules
@@ -29,19 +33,21 @@ class FeedForward(nn.Module):
     def __init__(self, embed_dims: int, expansion: int = 4, dropout: float = 0.1):
         super().__init__()
         hidden = embed_dims * expansion
-        self.layers = nn.Sequential(
-            nn.Linear(embed_dims, hidden), nn.PReLU(init=PRELU_SLOPE),
-            nn.Dropout(dropout), nn.Linear(hidden, embed_dims))
+        self.dropout = dropout
+        # index 2 was the release's dropout module: the parameter names skip it
+        self.layers = nn.Sequential(OrderedDict([
+            ('0', nn.Linear(embed_dims, hidden)), ('1', nn.PReLU(init=PRELU_SLOPE)),
+            ('3', nn.Linear(hidden, embed_dims))]))
         gain = nn.init.calculate_gain('leaky_relu', PRELU_SLOPE)
         nn.init.xavier_uniform_(self.layers[0].weight, gain=gain)
-        nn.init.xavier_uniform_(self.layers[3].weight)
+        nn.init.xavier_uniform_(self.layers[2].weight)
         nn.init.zeros_(self.layers[0].bias)
-        nn.init.zeros_(self.layers[3].bias)
+        nn.init.zeros_(self.layers[2].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """(..., H) -> (..., H)."""
-        first, prelu, drop, second = self.layers
-        p = drop.p if self.training else 0.0
+        first, prelu, second = self.layers
+        p = self.dropout if self.training else 0.0
         return _FeedForwardFunction.apply(x, first.weight, first.bias, prelu.weight,
                                           second.weight, second.bias, p)
 

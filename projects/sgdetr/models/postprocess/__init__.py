@@ -1,7 +1,7 @@
-from .span_fusion import WeightedSpanFusion, weighted_span_fusion
+from .span_fusion import weighted_span_fusion
 from .window_merge import merge_moments, merge_saliency, merge_window_samples, span_nms
 from .windows import detr_windows, finalize_windows, round_scores, select_windows
 
-__all__ = ['WeightedSpanFusion', 'weighted_span_fusion', 'detr_windows',
+__all__ = ['weighted_span_fusion', 'detr_windows',
            'finalize_windows', 'round_scores', 'select_windows', 'merge_moments',
            'merge_saliency', 'merge_window_samples', 'span_nms']

@@ -1,11 +1,11 @@
 """Weighted boxes fusion (Solovyev et al., 2021) of several models' spans, in 1D."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from sgdetr.registry import TASK_UTILS
+from sgdetr.structures.spans import span_iou
 
 CONF_TYPES = ('avg', 'max')
 
@@ -90,10 +90,7 @@ def _cluster(spans: np.ndarray, conf: np.ndarray, iou_thr: float):
         target = num_clusters
         if num_clusters:
             current = fused[:num_clusters]
-            inter = (np.minimum(current[:, 1], span[1])
-                     - np.maximum(current[:, 0], span[0])).clip(min=0)
-            union = (current[:, 1] - current[:, 0]) + (span[1] - span[0]) - inter
-            iou = inter / np.maximum(union, 1e-12)
+            iou = span_iou(current, span[None], aligned=True, eps=1e-12)
             best = int(iou.argmax())
             if iou[best] > iou_thr:
                 target = best
@@ -110,33 +107,3 @@ def _cluster(spans: np.ndarray, conf: np.ndarray, iou_thr: float):
 
 def _numpy(values) -> np.ndarray:
     return torch.as_tensor(values).detach().cpu().double().numpy()
-
-
-@TASK_UTILS.register_module()
-class WeightedSpanFusion:
-    """Batched :func:`weighted_span_fusion` with its settings from a config.
-
-    Args: as :func:`weighted_span_fusion`.
-    """
-
-    def __init__(self, model_weights: Optional[Sequence[float]] = None,
-                 iou_thr: float = 0.55, skip_score_thr: float = 0.0,
-                 conf_type: str = 'avg') -> None:
-        self.model_weights = model_weights
-        self.iou_thr = iou_thr
-        self.skip_score_thr = skip_score_thr
-        self.conf_type = conf_type
-
-    def __call__(self, spans_per_model: Sequence[Tensor],
-                 scores_per_model: Sequence[Tensor]
-                 ) -> List[Tuple[Tensor, Tensor]]:
-        """N tensors (B, K_i, 2) and N tensors (B, K_i) -> B pairs of fused
-        spans (F_b, 2) and scores (F_b,), by decreasing score."""
-        return [
-            weighted_span_fusion(
-                [spans[b] for spans in spans_per_model],
-                [scores[b] for scores in scores_per_model],
-                self.model_weights, self.iou_thr, self.skip_score_thr,
-                self.conf_type)
-            for b in range(len(spans_per_model[0]))
-        ]

@@ -4,6 +4,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from sgdetr.structures.spans import span_cxw_to_xx
+
 
 def round_scores(scores: Tensor, digits: int = 4) -> Tensor:
     """Scores rounded to ``digits`` decimals, as the released model writes them."""
@@ -50,9 +52,7 @@ def detr_windows(spans: Tensor, probs: Tensor, ious: Tensor, timeline: float,
         windows (n, 2) seconds and scores (n,), n <= max_windows.
     """
     order = torch.argsort(probs, descending=True, stable=True)[:max_windows]
-    centre, width = spans[order].unbind(-1)
-    windows = (torch.stack([centre - width / 2, centre + width / 2], -1) * timeline).clamp(
-        min=0, max=timeline)
+    windows = (span_cxw_to_xx(spans[order]) * timeline).clamp(min=0, max=timeline)
     scores = (round_scores(probs[order]) * round_scores(ious[order])).sqrt()
     return finalize_windows(windows, duration, round_to, min_length), scores
 

@@ -1,28 +1,26 @@
-"""1D (centre, log-width) delta coder for spans, with the legacy +1 widths."""
+"""1D (centre, log-width) delta decoder for spans, with the legacy +1 widths."""
 import math
 from typing import Sequence
 
 import torch
-from mmdet.models.task_modules.coders import LegacyDeltaXYWHBBoxCoder
 from torch import Tensor
 
 from sgdetr.registry import TASK_UTILS
-from sgdetr.structures import drop_height, lift_spans
 
 
 @TASK_UTILS.register_module()
 class SpanDeltaCoder:
-    """Encodes a target span relative to an anchor span, and back.
+    """Decodes the ATSS head's deltas relative to its anchor spans.
 
     With widths ``w = end - start + 1`` (the Detectron / MMDetection v1
     convention the released ATSS head uses, so spans are in units such as
     clips, not [0, 1]): ``dc = (c_t - c_a) / w_a`` and ``dw = log(w_t / w_a)``,
-    normalised as ``(d - mean) / std``. Encoding is MMDetection's
-    ``LegacyDeltaXYWHBBoxCoder`` on spans lifted to unit-height boxes (their
-    y deltas are 0). Decoding is the exact inverse, ``start = c - (w - 1) / 2``,
-    ``end = c + (w - 1) / 2`` with ``dw <= log(1 / width_ratio_clip)``, as
-    released: MMDetection's legacy decoder leaves out the half-unit and also
-    bounds ``dw`` from below.
+    normalised as ``(d - mean) / std`` (MMDetection's ``LegacyDeltaXYWHBBoxCoder``
+    encoding on unit-height boxes). Decoding is its exact inverse,
+    ``start = c - (w - 1) / 2``, ``end = c + (w - 1) / 2`` with
+    ``dw <= log(1 / width_ratio_clip)``, as released: MMDetection's legacy
+    decoder leaves out the half-unit and also bounds ``dw`` from below. The
+    head's losses compare decoded spans, so nothing encodes.
 
     Args:
         target_means: (mean_dc, mean_dw).
@@ -38,18 +36,8 @@ class SpanDeltaCoder:
                  target_means: Sequence[float] = (0., 0.),
                  target_stds: Sequence[float] = (0.1, 0.2),
                  width_ratio_clip: float = 16 / 1000) -> None:
-        (mean_c, mean_w), (std_c, std_w) = target_means, target_stds
-        self._box_coder = LegacyDeltaXYWHBBoxCoder(
-            target_means=(mean_c, 0., mean_w, 0.), target_stds=(std_c, 1., std_w, 1.))
-        self.means, self.stds = (mean_c, mean_w), (std_c, std_w)
+        self.means, self.stds = tuple(target_means), tuple(target_stds)
         self.width_ratio_clip = width_ratio_clip
-
-    def encode(self, anchors: Tensor, targets: Tensor) -> Tensor:
-        """anchors (..., 2), targets (..., 2) start/end -> deltas (..., 2) (dc, dw)."""
-        shape = anchors.shape
-        box_deltas = self._box_coder.encode(
-            lift_spans(anchors.reshape(-1, 2)), lift_spans(targets.reshape(-1, 2)))
-        return drop_height(box_deltas).reshape(shape)
 
     def decode(self, anchors: Tensor, deltas: Tensor) -> Tensor:
         """anchors (..., 2) start/end, deltas (..., 2) -> spans (..., 2) start/end."""
