@@ -21,7 +21,7 @@ LAYERS = (
     ('engine', ),
     ('datasets', 'models'),
     ('evaluation', ),
-    ('extractors', ),
+    ('extractors', 'search'),
     ('apis', ),
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

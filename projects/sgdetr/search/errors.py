@@ -1,5 +1,5 @@
 """The errors of a library index; each names the index or the file concerned."""
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 
 
 class IndexMismatchError(DataError):

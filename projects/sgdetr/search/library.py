@@ -13,7 +13,8 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from sgdetr.datasets.errors import DataError
+from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.errors import DataError
 from .store import VideoRecord
 
 FEATURE_EXTENSIONS = ('.pt', '.npz', '.npy')
@@ -120,7 +121,6 @@ def read_durations(source) -> Dict[str, float]:
         return {}
     if isinstance(source, dict):
         return {str(vid): float(seconds) for vid, seconds in source.items()}
-    from sgdetr.datasets.annotations import read_jsonl
     durations: Dict[str, float] = {}
     for line, record in read_jsonl(source):
         vid, seconds = record.get('vid'), record.get('duration')
