@@ -3,8 +3,7 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from sgdetr.models.postprocess import (merge_moments, merge_saliency, merge_window_samples,
-                                       span_nms)
+from sgdetr.models.postprocess import merge_moments, merge_saliency, merge_window_samples
 from sgdetr.models.postprocess.window_merge import clip_saliency_mean
 from sgdetr.structures import MomentDataSample
 
@@ -17,14 +16,19 @@ def test_merge_saliency_averages_overlaps():
     torch.testing.assert_close(merged, torch.tensor([1, 1, 1, 2, 3, 4, 4, 5, 5.]))
 
 
-def test_span_nms_keeps_the_best_of_overlapping_spans():
+def test_overlapping_windows_keep_the_best_and_the_limit():
     spans = torch.tensor([[0., 10], [1, 10], [20, 30], [0, 9], [50, 60]])
     scores = torch.tensor([0.9, 0.95, 0.5, 0.1, 0.7])
-    kept = span_nms(spans, scores, iou_thr=0.7, max_keep=10)
-    assert kept.tolist() == [1, 4, 2]
-    assert span_nms(spans, scores, 0.7, max_keep=2).tolist() == [1, 4]
-    # without overlap nothing is suppressed: a pure sort
-    assert span_nms(spans, scores, 1.0, 10).tolist() == [1, 0, 4, 2, 3]
+    one = InstanceData(spans=spans, scores=scores)
+    args = dict(starts=torch.tensor([0]), clip_len=1.0, duration=100.0)
+    kept, kept_scores = merge_moments([one], max_windows=10, nms_thr=0.7, **args)
+    assert kept.tolist() == [[1, 10], [50, 60], [20, 30]]
+    assert kept_scores.tolist() == pytest.approx([0.95, 0.7, 0.5])
+    assert merge_moments([one], max_windows=2, nms_thr=0.7, **args)[0].tolist() == [
+        [1, 10], [50, 60]]
+    # without overlap nothing is suppressed: a sort by score
+    assert merge_moments([one], max_windows=10, nms_thr=1.0, **args)[1].tolist() == \
+        pytest.approx([0.95, 0.9, 0.7, 0.5, 0.1])
 
 
 def test_clip_saliency_mean_reads_the_clips_a_span_covers():

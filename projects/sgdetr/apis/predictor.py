@@ -9,7 +9,7 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from sgdetr.datasets.features import combine_video_sources, l2_normalize
+from sgdetr.datasets.features import clip_count_disagrees, combine_video_sources, l2_normalize
 from sgdetr.datasets.sliding_windows import moment_collate
 from sgdetr.engine.checkpoint import load_model_weights, read_checkpoint
 from sgdetr.registry import MODELS, TRANSFORMS
@@ -22,8 +22,7 @@ def check_duration(duration: float, num_clips: int, clip_len: Optional[float]) -
     clips' timeline and written in seconds of ``duration``."""
     if not (math.isfinite(duration) and duration > 0):
         raise ValueError(f'the duration must be a positive number of seconds, got {duration:g}')
-    # the datasets' tolerance: a partial last clip, a few frames more or less
-    if clip_len and abs(duration / clip_len - num_clips) > max(2.0, 0.1 * num_clips):
+    if clip_len and clip_count_disagrees(num_clips, duration / clip_len):
         raise ValueError(f'duration {duration:g} s disagrees with the video features: '
                          f'{num_clips} clips of {clip_len:g} s are {num_clips * clip_len:g} s '
                          '(wrong duration, or features of another clip length?)')

@@ -56,6 +56,14 @@ LAYOUTS = {
 }
 
 
+def clip_count_disagrees(num_clips: float, expected: float, tolerance: float = 0.1) -> bool:
+    """The rule every reader applies to a video's clip count against the
+    ``expected`` count its duration implies: off by more than ``tolerance``
+    of it and by more than 2 clips (extractors differ by a partial clip or a
+    few frames)."""
+    return abs(num_clips - expected) > max(2.0, tolerance * expected)
+
+
 def read_pt_array(path: str) -> np.ndarray:
     """Read the tensor saved at ``path`` (``torch.save``) as a finite float32 2D array.
 

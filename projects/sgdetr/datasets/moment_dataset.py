@@ -33,7 +33,7 @@ from mmengine.logging import print_log
 from ..registry import DATASETS, TRANSFORMS
 from .annotations import parse_annotation, read_jsonl
 from .errors import DataError
-from .features import FeatureStore, dataset_paths
+from .features import FeatureStore, clip_count_disagrees, dataset_paths
 
 #: How many missing feature files an error message lists before summarising.
 MAX_LISTED_MISSING = 100
@@ -306,8 +306,7 @@ class MomentRetrievalDataset(BaseDataset):
         expected = (len(record['label']) if record['label'] is not None
                     and self.clip_len is None else record['duration'] /
                     clip_len)
-        tolerance = max(2.0, self.length_tolerance * expected)
-        if abs(length - expected) > tolerance:
+        if clip_count_disagrees(length, expected, self.length_tolerance):
             return (
                 f'{self.features.video_paths(record["vid"])}: {length} clips '
                 f'but {self.ann_file}:{record["line"]} (qid={record["qid"]!r})'

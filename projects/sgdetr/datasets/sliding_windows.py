@@ -40,6 +40,29 @@ def window_starts(num_clips: int, window: int, stride: int) -> np.ndarray:
     return np.append(starts, num_clips - window)
 
 
+def cut_clips(results: dict, start: int, length: int, clip_len: float) -> dict:
+    """``results`` of clips ``start .. start + length - 1`` as a video of its own:
+    ground-truth windows and saliency clip ids moved by the start (those
+    outside dropped), per-video labels dropped; ``results`` is not modified."""
+    end = start + length
+    cut = {k: v for k, v in results.items() if k != 'label'}
+    cut['num_clips'] = length
+    if 'video' in results:
+        cut['video'] = results['video'][start:end]
+    offset = start * clip_len
+    # the cut's own timeline; the merge clips to the video's duration
+    cut['duration'] = min(float(results['duration']) - offset, length * clip_len)
+    if results.get('windows') is not None:
+        moved = results['windows'] - offset
+        cut['windows'] = moved[(moved[:, 1] > 0) & (moved[:, 0] < length * clip_len)]
+    if results.get('saliency_clip_ids') is not None:
+        ids = np.asarray(results['saliency_clip_ids']) - start
+        inside = (ids >= 0) & (ids < length)
+        cut['saliency_clip_ids'] = ids[inside]
+        cut['saliency_scores'] = np.asarray(results['saliency_scores'])[inside]
+    return cut
+
+
 @TRANSFORMS.register_module()
 class SlidingWindows(BaseTransform):
     """Run ``transforms`` on every ``window``-clip window of a longer video.
@@ -81,32 +104,14 @@ class SlidingWindows(BaseTransform):
             return self.transforms(results)
         starts = window_starts(num_clips, self.window, self.stride)
         clip_len = float(results['clip_len'])
-        packed = [self.transforms(self._window(results, int(s), clip_len)) for s in starts]
+        packed = [self.transforms(cut_clips(results, int(s), self.window, clip_len))
+                  for s in starts]
         for index, (start, sample) in enumerate(zip(starts, packed)):
             sample['data_samples'].set_metainfo(dict(
                 window_index=index, num_windows=len(starts), window_start=int(start),
                 video_num_clips=num_clips, video_duration=float(results['duration'])))
         return dict(inputs=[p['inputs'] for p in packed],
                     data_samples=[p['data_samples'] for p in packed])
-
-    def _window(self, results: dict, start: int, clip_len: float) -> dict:
-        end = start + self.window
-        window = {k: v for k, v in results.items() if k != 'label'}
-        window['num_clips'] = self.window
-        if 'video' in results:
-            window['video'] = results['video'][start:end]
-        offset = start * clip_len
-        # the window's own timeline; the merge clips to the video's duration
-        window['duration'] = min(float(results['duration']) - offset, self.window * clip_len)
-        if results.get('windows') is not None:
-            moved = results['windows'] - offset
-            window['windows'] = moved[(moved[:, 1] > 0) & (moved[:, 0] < self.window * clip_len)]
-        if results.get('saliency_clip_ids') is not None:
-            ids = np.asarray(results['saliency_clip_ids']) - start
-            inside = (ids >= 0) & (ids < self.window)
-            window['saliency_clip_ids'] = ids[inside]
-            window['saliency_scores'] = np.asarray(results['saliency_scores'])[inside]
-        return window
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(window={self.window}, stride={self.stride}, '
@@ -161,7 +166,7 @@ class RandomClipCrop(BaseTransform):
             lowest = min(max(0, last - self.max_clips), highest)
             highest = max(min(first, highest), lowest)
         start = int(np.random.randint(lowest, highest + 1))
-        return SlidingWindows(self.max_clips)._window(results, start, clip_len)
+        return cut_clips(results, start, self.max_clips, clip_len)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(max_clips={self.max_clips})'

@@ -61,7 +61,7 @@ class ModelEmbedding:
         windows = [t for t in transforms if isinstance(t, SlidingWindows)]
         self.window_clips = (windows[0].window if windows else
                              truncate[0].max_clips if truncate else None)
-        self.max_tokens = truncate[0].max_tokens if truncate else None
+        self.max_tokens = predictor.max_tokens
 
     @torch.no_grad()
     def clips(self, features: np.ndarray) -> Tensor:

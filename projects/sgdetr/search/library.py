@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from sgdetr.datasets.annotations import read_jsonl
+from sgdetr.datasets.features import clip_count_disagrees
 from sgdetr.errors import DataError
 from .store import VideoRecord
 
@@ -139,7 +140,7 @@ def length_problem(path: str, num_clips: int, duration: float, clip_len: float,
     """The dataset's rule: the clip count may differ from ``duration / clip_len``
     by ``tolerance`` of it, and by at least 2 clips."""
     expected = duration / clip_len
-    if abs(num_clips - expected) > max(2.0, tolerance * expected):
+    if clip_count_disagrees(num_clips, expected, tolerance):
         return (f'{path}: {num_clips} clips, but the duration {duration:g} s ({source}) '
                 f'implies {expected:.1f} clips of {clip_len:g} s; wrong duration or feature file?')
     return None

@@ -1,7 +1,7 @@
 from .span_fusion import weighted_span_fusion
-from .window_merge import merge_moments, merge_saliency, merge_window_samples, span_nms
+from .window_merge import merge_moments, merge_saliency, merge_window_samples
 from .windows import detr_windows, finalize_windows, round_scores, select_windows
 
 __all__ = ['weighted_span_fusion', 'detr_windows',
            'finalize_windows', 'round_scores', 'select_windows', 'merge_moments',
-           'merge_saliency', 'merge_window_samples', 'span_nms']
+           'merge_saliency', 'merge_window_samples']

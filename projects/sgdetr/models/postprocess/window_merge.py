@@ -18,10 +18,11 @@ of the whole video:
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmcv.ops import nms
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from sgdetr.structures import span_iou
+from sgdetr.structures import lift_spans
 
 RESCORE_RULES = (None, 'saliency')
 
@@ -43,29 +44,6 @@ def merge_saliency(saliency: Sequence[Tensor], starts: Tensor, num_clips: int) -
     total = torch.zeros(num_clips).index_add_(0, index[keep], values[keep])
     count = torch.zeros(num_clips).index_add_(0, index[keep], torch.ones(int(keep.sum())))
     return total / count.clamp(min=1)
-
-
-def span_nms(spans: Tensor, scores: Tensor, iou_thr: float, max_keep: int) -> Tensor:
-    """Greedy 1D non-maximum suppression.
-
-    Args:
-        spans: (M, 2) start/end.  scores: (M,).
-    Returns:
-        (k,) long indices of the kept spans by decreasing score, k <= max_keep.
-    """
-    order = torch.sort(scores, descending=True, stable=True).indices
-    iou = span_iou(spans[order], spans[order])
-    # a span survives unless a better one that survived overlaps it
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
-    kept: List[int] = []
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        kept.append(i)
-        if len(kept) == max_keep:
-            break
-        suppressed |= iou[i] > iou_thr
-    return order[torch.tensor(kept, dtype=torch.long)]
 
 
 def clip_saliency_mean(spans: Tensor, saliency: Tensor, clip_len: float) -> Tensor:
@@ -126,7 +104,8 @@ def merge_moments(instances: Sequence[InstanceData], starts: Tensor, clip_len: f
         scores = scores * clip_saliency_mean(spans, saliency, clip_len).sigmoid()
     if len(spans) == 0:
         return spans, scores
-    kept = span_nms(spans, scores, nms_thr, max_windows)
+    _, kept = nms(lift_spans(spans), scores.contiguous(), nms_thr)
+    kept = kept[:max_windows]
     return spans[kept], scores[kept]
 
 
