@@ -1,4 +1,5 @@
 """SpanATSSHead: multi-level ATSS spans, its losses, collaborative queries and predictions."""
+import dataclasses
 import math
 
 import pytest
@@ -7,7 +8,7 @@ from torch import nn
 
 from model_test_utils import (assert_gradients_reach, fill_padding, pyramid_inputs,
                               randomise_parameters)
-from sgdetr.models.heads import SpanATSSHead
+from sgdetr.models.heads import ATSSOutput, SpanATSSHead
 from sgdetr.models.heads.atss import level_anchors
 from sgdetr.models.layers import inverse_sigmoid
 from sgdetr.registry import MODELS
@@ -53,22 +54,23 @@ def test_forward_shapes_prior_and_padding():
     head = build(prior_prob=0.35).eval()
     out, levels, masks = run(head)
     S = 32 + 16 + 8 + 4
-    assert out['cls_logits'].shape == (2, S) and out['deltas'].shape == (2, S, 2)
-    assert out['centerness'].shape == (2, S) and out['anchors'].shape == (S, 2)
-    torch.testing.assert_close(out['valid'], torch.cat(masks, 1))
+    assert out.cls_logits.shape == (2, S) and out.deltas.shape == (2, S, 2)
+    assert out.centerness.shape == (2, S) and out.anchors.shape == (S, 2)
+    torch.testing.assert_close(out.valid, torch.cat(masks, 1))
     # the cls bias carries the prior; the weights are small
-    assert abs(out['cls_logits'].sigmoid().mean() - 0.35) < 0.02
+    assert abs(out.cls_logits.sigmoid().mean() - 0.35) < 0.02
     randomise_parameters(head)
     out, levels, masks = run(head)
     noisy = head([fill_padding(lvl, m) for lvl, m in zip(levels, masks)], masks)
     alone = head([lvl[1:, :m[1].sum()] for lvl, m in zip(levels, masks)],
                  [m[1:, :m[1].sum()] for m in masks])
-    valid = out['valid'][1]
+    valid = out.valid[1]
     for key in ('cls_logits', 'deltas', 'centerness'):
-        torch.testing.assert_close(noisy[key][out['valid']], out[key][out['valid']],
+        torch.testing.assert_close(getattr(noisy, key)[out.valid], getattr(out, key)[out.valid],
                                    atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(alone[key][0], out[key][1][valid], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(alone['anchors'], out['anchors'][valid])
+        torch.testing.assert_close(getattr(alone, key)[0], getattr(out, key)[1][valid],
+                                   atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(alone.anchors, out.anchors[valid])
 
 
 def test_targets_are_whole_seconds_in_units():
@@ -84,19 +86,19 @@ def test_assignment_is_per_sample_atss_on_valid_anchors():
     out, levels, masks = run(head)
     units = head.to_units(GT, TIMELINES)
     assigned = head.assign(out, units)
-    assert assigned.shape == out['valid'].shape
-    assert (assigned[~out['valid']] == -1).all()
+    assert assigned.shape == out.valid.shape
+    assert (assigned[~out.valid] == -1).all()
     assert (assigned >= 0).sum() > 0
     for b in range(2):
-        valid = out['valid'][b]
-        own = head.assigner.assign(out['anchors'][valid], [int(m[b].sum()) for m in masks],
+        valid = out.valid[b]
+        own = head.assigner.assign(out.anchors[valid], [int(m[b].sum()) for m in masks],
                                    units[b])
         assert torch.equal(assigned[b][valid], own)
         assert set(assigned[b][assigned[b] >= 0].tolist()) <= set(range(len(units[b])))
     # the short sample alone is assigned the same
     alone = head([lvl[1:, :m[1].sum()] for lvl, m in zip(levels, masks)],
                  [m[1:, :m[1].sum()] for m in masks])
-    assert torch.equal(head.assign(alone, units[1:])[0], assigned[1][out['valid'][1]])
+    assert torch.equal(head.assign(alone, units[1:])[0], assigned[1][out.valid[1]])
     no_gt = head.assign(out, [torch.zeros(0, 2), torch.zeros(0, 2)])
     assert (no_gt == -1).all()
 
@@ -114,14 +116,14 @@ def test_loss_terms_finite_and_centerness_targets():
     batch, index = (assigned >= 0).nonzero(as_tuple=True)
     offsets = torch.tensor([0, len(units[0])])
     target = torch.cat(units)[offsets[batch] + assigned[batch, index]]
-    centre = out['anchors'][index].mean(-1)
+    centre = out.anchors[index].mean(-1)
     left, right = centre - target[:, 0], target[:, 1] - centre
     ctr = torch.minimum(left, right) / torch.maximum(left, right)
     expected = nn.functional.binary_cross_entropy_with_logits(
-        out['centerness'][batch, index], ctr) * 0.5
+        out.centerness[batch, index], ctr) * 0.5
     torch.testing.assert_close(losses['atss.loss_centerness'], expected)
     # a level's regression scale learns when the level has positives
-    sizes = [len(m[0]) for m in out['level_masks']]
+    sizes = [len(m[0]) for m in out.level_masks]
     level_of = torch.repeat_interleave(torch.arange(4), torch.tensor(sizes))
     with_positives = set(level_of[index].tolist())
     assert len(with_positives) >= 2
@@ -159,26 +161,24 @@ def test_collaborative_group_puts_every_positive_first_and_pads_with_own_negativ
     positives = [set(assigned[b].ge(0).nonzero()[:, 0].tolist()) for b in range(2)]
     size = max(len(p) for p in positives)
     assert len(positives[0]) != len(positives[1])
-    group = head.collaborative_group(out, assigned, units, levels, TIMELINES, nn.Identity())
-    assert group.name == 'collab' and group.span_loss == 'l1_xx' and group.loss_weight == 0.5
-    assert group.size == size and group.valid.all()
+    group = head.collaborative_samples(out, assigned, units, levels, TIMELINES)
+    assert group.features.shape[1] == size and group.valid.all()
     for b in range(2):
-        chosen = (group.content[b, :, 0] - 1000 * b).long()
+        chosen = (group.features[b, :, 0] - 1000 * b).long()
         count = len(positives[b])
         assert set(chosen[:count].tolist()) == positives[b]
         assert (group.labels[b, :count] == 1).all() and (group.labels[b, count:] == 0).all()
         negatives = chosen[count:]
-        assert out['valid'][b, negatives].all()  # the sample's own valid anchors
+        assert out.valid[b, negatives].all()  # the sample's own valid anchors
         assert not (assigned[b, negatives] >= 0).any()
         assert len(set(chosen.tolist())) == size
         scale = head.unit_seconds / TIMELINES[b]
-        torch.testing.assert_close(group.reference[b],
-                                   inverse_sigmoid(span_xx_to_cxw(out['anchors'][chosen]) * scale))
+        torch.testing.assert_close(group.spans[b], span_xx_to_cxw(out.anchors[chosen]) * scale)
         target = units[b][assigned[b, chosen[:count]]]
         torch.testing.assert_close(group.target_spans[b, :count], span_xx_to_cxw(target) * scale)
     empty = [torch.zeros(0, 2), torch.zeros(0, 2)]
-    assert head.collaborative_group(out, head.assign(out, empty), empty, levels, TIMELINES,
-                                    nn.Identity()) is None
+    assert head.collaborative_samples(out, head.assign(out, empty), empty, levels,
+                                      TIMELINES) is None
 
 
 def reference_predict(head, out, timelines, score_thr, nms_thr, max_per_video):
@@ -186,14 +186,15 @@ def reference_predict(head, out, timelines, score_thr, nms_thr, max_per_video):
 
     Returns per sample the kept (score, span) pairs and how many NMS suppressed.
     """
-    out = {k: v.detach() if torch.is_tensor(v) else v for k, v in out.items()}
-    scores = (out['cls_logits'].sigmoid() * out['centerness'].sigmoid()).sqrt()
+    out = ATSSOutput(**{k: v.detach() if torch.is_tensor(v) else v
+                        for k, v in out.__dict__.items()})
+    scores = (out.cls_logits.sigmoid() * out.centerness.sigmoid()).sqrt()
     results = []
     for b, timeline in enumerate(timelines.tolist()):
         candidates = []
         for i in range(scores.shape[1]):
-            if out['valid'][b, i] and scores[b, i] > score_thr:
-                span = head.coder.decode(out['anchors'][i], out['deltas'][b, i]) * 2.0
+            if out.valid[b, i] and scores[b, i] > score_thr:
+                span = head.coder.decode(out.anchors[i], out.deltas[b, i]) * 2.0
                 candidates.append((float(scores[b, i]), span.clamp(0, timeline)))
         candidates.sort(key=lambda c: -c[0])
         kept = []
@@ -232,9 +233,10 @@ def test_predict_equals_a_plain_reimplementation(score_thr, nms_thr, max_per_vid
 def test_predict_keeps_ties_at_the_last_score():
     head = build()
     anchors = torch.tensor([[float(2 * i), 2 * i + 1.0] for i in range(6)])
-    out = dict(cls_logits=torch.tensor([[3.0, 2.0, 1.0, 1.0, 1.0, -5.0]]),
-               centerness=torch.full((1, 6), 2.0), deltas=torch.zeros(1, 6, 2),
-               valid=torch.ones(1, 6, dtype=torch.bool), anchors=anchors)
+    out = ATSSOutput(cls_logits=torch.tensor([[3.0, 2.0, 1.0, 1.0, 1.0, -5.0]]),
+                     centerness=torch.full((1, 6), 2.0), deltas=torch.zeros(1, 6, 2),
+                     valid=torch.ones(1, 6, dtype=torch.bool), anchors=anchors,
+                     level_masks=[torch.ones(1, 6, dtype=torch.bool)])
     pred = head.predict(out, torch.tensor([100.0]), score_thr=0.05, nms_thr=0.5,
                         max_per_video=3)[0]
     # scores 3 > 2 > 1 = 1 = 1: the third place is shared by three windows
@@ -246,7 +248,7 @@ def test_predict_keeps_ties_at_the_last_score():
     torch.testing.assert_close(pred['spans'][0], anchors[0] * 2)
     # the last anchor is below the score threshold
     assert (pred['spans'][:, 0] < 20).all()
-    empty = head.predict(dict(out, valid=torch.zeros(1, 6, dtype=torch.bool)),
+    empty = head.predict(dataclasses.replace(out, valid=torch.zeros(1, 6, dtype=torch.bool)),
                          torch.tensor([100.0]))[0]
     assert empty['spans'].shape == (0, 2) and empty['scores'].shape == (0, )
 
@@ -259,5 +261,5 @@ def test_scales_are_per_level():
     out, _, masks = run(head)
     sizes = [m.shape[1] for m in masks]
     third = slice(sum(sizes[:2]), sum(sizes[:3]))
-    assert (out['deltas'][:, third] == 0).all() and (out['deltas'][:, :sizes[0]] != 0).any()
+    assert (out.deltas[:, third] == 0).all() and (out.deltas[:, :sizes[0]] != 0).any()
     assert math.isclose(head.coder.stds[0], 0.1) and math.isclose(head.coder.stds[1], 0.2)

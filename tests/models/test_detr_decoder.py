@@ -4,7 +4,7 @@ import torch
 from model_test_utils import (assert_gradients_reach, fill_padding, length_mask,
                               randomise_parameters, without_drop_path)
 from sgdetr.models.heads import ConditionalSpanDecoder
-from sgdetr.models.heads.detr import block_diagonal_mask
+from sgdetr.models.heads import block_diagonal_mask
 from sgdetr.models.heads.detr.decoder import concat_heads
 from sgdetr.models.layers import inverse_sigmoid
 

@@ -4,12 +4,10 @@ import torch
 
 from model_test_utils import (assert_gradients_reach, fill_padding, length_mask,
                               without_drop_path)
-from sgdetr.models.encoders import SALIENCY_PADDING_VALUE, SaliencyGuidedEncoder
+from sgdetr.models.encoders import SALIENCY_PADDING_VALUE, EncoderOutput, SaliencyGuidedEncoder
 from sgdetr.registry import MODELS
 
 H, DV, DT = 16, 10, 8
-OUTPUT_KEYS = {'memory', 'pos', 'context', 'saliency_local', 'saliency_global', 'sentence',
-               'video', 'text', 'scored_clips'}
 
 
 def build(seed=0, **modules):
@@ -29,16 +27,16 @@ def test_forward_keys_and_shapes():
     encoder = build().eval()
     x = inputs()
     out = encoder(**x)
-    assert set(out) == OUTPUT_KEYS
+    assert isinstance(out, EncoderOutput)
     for key in ('memory', 'pos', 'context', 'video', 'scored_clips'):
-        assert out[key].shape == (3, 8, H), key
-    assert out['text'].shape == (3, 5, H) and out['sentence'].shape == (3, H)
+        assert getattr(out, key).shape == (3, 8, H), key
+    assert out.text.shape == (3, 5, H) and out.sentence.shape == (3, H)
     for key in ('saliency_local', 'saliency_global'):
-        assert out[key].shape == (3, 8)
-        assert (out[key][~x['video_mask']] == SALIENCY_PADDING_VALUE).all()
-        assert torch.isfinite(out[key]).all()
+        assert getattr(out, key).shape == (3, 8)
+        assert (getattr(out, key)[~x['video_mask']] == SALIENCY_PADDING_VALUE).all()
+        assert torch.isfinite(getattr(out, key)).all()
     # untrained GSM: the global saliency starts at the local one
-    torch.testing.assert_close(out['saliency_global'], out['saliency_local'])
+    torch.testing.assert_close(out.saliency_global, out.saliency_local)
 
 
 def test_sub_modules_follow_their_configs():
@@ -48,7 +46,7 @@ def test_sub_modules_follow_their_configs():
     assert not any(layer.saliency_guided for layer in encoder.text_to_video.layers)
     assert len(encoder.context_encoder.layers) == 1
     out = encoder.eval()(**inputs())
-    assert out['saliency_global'] is None
+    assert out.saliency_global is None
     with pytest.raises(TypeError, match='unknown encoder sub-modules'):
         build(cross_encoder=dict())
 
@@ -61,12 +59,14 @@ def test_padding_and_batch_independence():
                            text=fill_padding(x['text'], x['text_mask'], seed=7)))
     vm = x['video_mask']
     for key in ('memory', 'context', 'pos', 'saliency_local', 'saliency_global'):
-        torch.testing.assert_close(noisy[key][vm], out[key][vm], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(noisy['sentence'], out['sentence'], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(getattr(noisy, key)[vm], getattr(out, key)[vm],
+                                   atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(noisy.sentence, out.sentence, atol=1e-5, rtol=1e-5)
     alone = encoder(video=x['video'][1:2, :4], video_mask=vm[1:2, :4],
                     text=x['text'][1:2], text_mask=x['text_mask'][1:2])
     for key in ('memory', 'saliency_local', 'saliency_global'):
-        torch.testing.assert_close(alone[key][0], out[key][1, :4], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(getattr(alone, key)[0], getattr(out, key)[1, :4],
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_negative_saliency_shapes_and_self_pairs():
@@ -75,10 +75,10 @@ def test_negative_saliency_shapes_and_self_pairs():
     out = encoder(**x)
     videos, queries = torch.tensor([0, 1, 2, 2]), torch.tensor([1, 2, 0, 2])
     neg = encoder.negative_saliency(out, x['video_mask'], x['text_mask'], videos, queries)
-    assert set(neg) == {'saliency_local', 'saliency_global'}
-    for key in neg:
-        assert neg[key].shape == (4, 8)
-        assert (neg[key][~x['video_mask'][videos]] == SALIENCY_PADDING_VALUE).all()
+    assert len(neg) == 2
+    for saliency in neg:
+        assert saliency.shape == (4, 8)
+        assert (saliency[~x['video_mask'][videos]] == SALIENCY_PADDING_VALUE).all()
     # with the modality embedding zeroed, pairing a sample with its own query
     # reproduces its forward pass (the negative pair reads the embedded clips)
     with torch.no_grad():
@@ -86,12 +86,12 @@ def test_negative_saliency_shapes_and_self_pairs():
     out = encoder(**x)
     own = torch.arange(3)
     neg = encoder.negative_saliency(out, x['video_mask'], x['text_mask'], own, own)
-    for key in neg:
-        torch.testing.assert_close(neg[key], out[key], atol=1e-5, rtol=1e-5)
+    for saliency, key in zip(neg, ('saliency_local', 'saliency_global')):
+        torch.testing.assert_close(saliency, getattr(out, key), atol=1e-5, rtol=1e-5)
     without_gsm = build(global_saliency=dict(enabled=False)).eval()
     out = without_gsm(**x)
     neg = without_gsm.negative_saliency(out, x['video_mask'], x['text_mask'], own, own)
-    assert neg['saliency_global'] is None and neg['saliency_local'].shape == (3, 8)
+    assert neg[1] is None and neg[0].shape == (3, 8)
 
 
 def test_gradients_reach_every_parameter():
@@ -101,8 +101,8 @@ def test_gradients_reach_every_parameter():
     vm = x['video_mask']
     neg = encoder.negative_saliency(out, vm, x['text_mask'], torch.tensor([0, 1]),
                                     torch.tensor([1, 2]))
-    loss = (out['memory'][vm].pow(2).sum() + out['saliency_global'][vm].sum()
-            + out['saliency_local'][vm].sum() + neg['saliency_global'][vm[:2]].sum())
+    loss = (out.memory[vm].pow(2).sum() + out.saliency_global[vm].sum()
+            + out.saliency_local[vm].sum() + neg[1][vm[:2]].sum())
     # the GSM's offset starts at zero, which stops nothing: its input has a gradient
     assert_gradients_reach(encoder, loss)
     assert isinstance(encoder, SaliencyGuidedEncoder)
@@ -114,17 +114,17 @@ def test_raw_saliency_space_scores_the_input_features():
     x = inputs()
     out = encoder(**x)
     raw_clips = x['video'][..., :DT]  # the clips without the temporal endpoints
-    torch.testing.assert_close(out['scored_clips'], raw_clips)
+    torch.testing.assert_close(out.scored_clips, raw_clips)
     sentence = encoder.local_saliency.pooling(x['text'], x['text_mask'])
-    torch.testing.assert_close(out['sentence'], sentence)
+    torch.testing.assert_close(out.sentence, sentence)
     expected = encoder.local_saliency.score(raw_clips, sentence)
     vm = x['video_mask']
-    torch.testing.assert_close(out['saliency_local'][vm], expected[vm])
+    torch.testing.assert_close(out.saliency_local[vm], expected[vm])
     # the negative pairs score the raw clips too
     neg = encoder.negative_saliency(out, vm, x['text_mask'], torch.tensor([0]),
                                     torch.tensor([1]))
     expected = encoder.local_saliency.score(raw_clips[:1], sentence[1:2])
-    torch.testing.assert_close(neg['saliency_local'][vm[:1]], expected[vm[:1]])
+    torch.testing.assert_close(neg[0][vm[:1]], expected[vm[:1]])
     with pytest.raises(ValueError, match='saliency_space'):
         build(saliency_space='pooled')
     with pytest.raises(ValueError, match='video_dim'):

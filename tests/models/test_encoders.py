@@ -11,8 +11,8 @@ from sgdetr.models.encoders import (SALIENCY_PADDING_VALUE, GlobalSaliencyModule
                                     InputProjection, LearnedAggregationPooling,
                                     LocalSaliencyHead, ModalityEmbedding, MomentTokenEncoder,
                                     SaliencyGuidedCrossAttention, SentenceTokenEncoder,
-                                    SinePositionalEncoding1D, TextToVideoEncoder,
-                                    VideoContextEncoder, sine_span_embedding)
+                                    TextToVideoEncoder, VideoContextEncoder)
+from sgdetr.models.layers import SinePositionalEncoding1D, sine_span_embedding
 from sgdetr.registry import MODELS
 
 H = 16

@@ -3,7 +3,7 @@ import torch
 
 import model_test_utils
 from model_test_utils import assert_gradients_reach, length_mask
-from sgdetr.models.heads import MultiLevelQuerySelector
+from sgdetr.models.heads import MultiLevelQuerySelector, QuerySelection
 from sgdetr.models.layers import inverse_sigmoid
 
 H = 16
@@ -46,9 +46,9 @@ def test_selects_the_best_valid_proposals():
     selector = build(num_queries=6)
     levels, masks = pyramid_inputs([16, 8], 16)
     out = selector(levels, masks)
-    assert set(out) == {'valid', 'content', 'reference', 'spans', 'cls_logits', 'iou_logits'}
-    assert out['valid'].all() and out['content'].shape == (2, 6, H)
-    assert out['reference'].shape == out['spans'].shape == (2, 6, 2)
+    assert isinstance(out, QuerySelection)
+    assert out.valid.all() and out.content.shape == (2, 6, H)
+    assert out.reference.shape == out.spans.shape == (2, 6, 2)
     proposals, valid = selector.proposals(masks)
     features = selector.norm(selector.proj(torch.cat(levels, 1)))
     cls = selector.cls_head(features)[..., 0]
@@ -56,12 +56,12 @@ def test_selects_the_best_valid_proposals():
     rank = (cls.sigmoid() * iou.sigmoid()).sqrt().masked_fill(~valid, -1)
     for b in range(2):
         index = rank[b].topk(6).indices
-        torch.testing.assert_close(out['cls_logits'][b], cls[b, index])
-        torch.testing.assert_close(out['iou_logits'][b], iou[b, index])
-        torch.testing.assert_close(out['content'][b], features[b, index])
+        torch.testing.assert_close(out.cls_logits[b], cls[b, index])
+        torch.testing.assert_close(out.iou_logits[b], iou[b, index])
+        torch.testing.assert_close(out.content[b], features[b, index])
         # the offset head starts at zero: references are the proposals
-        torch.testing.assert_close(out['spans'][b], proposals[b, index])
-    torch.testing.assert_close(out['reference'], inverse_sigmoid(out['spans']))
+        torch.testing.assert_close(out.spans[b], proposals[b, index])
+    torch.testing.assert_close(out.reference, inverse_sigmoid(out.spans))
 
 
 def test_content_and_reference_are_detached_encoder_outputs_are_not():
@@ -70,8 +70,8 @@ def test_content_and_reference_are_detached_encoder_outputs_are_not():
     for level in levels:
         level.requires_grad_(True)
     out = selector(levels, masks)
-    assert not out['content'].requires_grad and not out['reference'].requires_grad
-    loss = out['spans'].sum() + out['cls_logits'].sum() + out['iou_logits'].sum()
+    assert not out.content.requires_grad and not out.reference.requires_grad
+    loss = out.spans.sum() + out.cls_logits.sum() + out.iou_logits.sum()
     # the offset head ends in a zero layer, so its hidden layers wait a step
     assert_gradients_reach(selector, loss, allow_zero={
         'offset_head.layers.0.weight', 'offset_head.layers.0.bias',
@@ -82,19 +82,21 @@ def test_short_video_yields_invalid_slots():
     selector = build(num_queries=25)
     levels, masks = pyramid_inputs([4], 4)  # 8 + 4 + 2 + 1 = 15 positions
     out = selector(levels, masks)
-    assert out['valid'].shape == (1, 25)
-    assert out['valid'][0, :15].all() and not out['valid'][0, 15:].any()
+    assert out.valid.shape == (1, 25)
+    assert out.valid[0, :15].all() and not out.valid[0, 15:].any()
     for key in ('content', 'reference', 'spans', 'cls_logits', 'iou_logits'):
-        assert out[key].shape[:2] == (1, 25) and torch.isfinite(out[key]).all(), key
+        value = getattr(out, key)
+        assert value.shape[:2] == (1, 25) and torch.isfinite(value).all(), key
     # inside a batch with a longer video: as many valid slots, the same ones
     levels_b, masks_b = pyramid_inputs([16, 4], 16, seed=1)
     for k in range(4):
         n = levels[k].shape[1]
         levels_b[k][1, :n] = levels[k][0]
     batch = selector(levels_b, masks_b)
-    assert batch['valid'][0].all() and int(batch['valid'][1].sum()) == 15
+    assert batch.valid[0].all() and int(batch.valid[1].sum()) == 15
     for key in ('spans', 'cls_logits', 'content'):
-        torch.testing.assert_close(batch[key][1][batch['valid'][1]], out[key][0, :15])
+        torch.testing.assert_close(getattr(batch, key)[1][batch.valid[1]],
+                                   getattr(out, key)[0, :15])
 
 
 def test_invalid_positions_are_never_selected_while_valid_ones_remain():
@@ -104,5 +106,5 @@ def test_invalid_positions_are_never_selected_while_valid_ones_remain():
         level[~mask] = 100.0  # padded positions with extreme features
     out = selector(levels, masks)
     proposals, valid = selector.proposals(masks)
-    assert out['valid'].all()
-    assert ((out['spans'][1, :, 0] < 1) & (out['spans'][1, :, 0] > 0)).all()
+    assert out.valid.all()
+    assert ((out.spans[1, :, 0] < 1) & (out.spans[1, :, 0] > 0)).all()

@@ -64,9 +64,7 @@ def test_loss_terms_of_the_full_model():
     assert all(torch.isfinite(v) and v > 0 for v in losses.values()), losses
 
 
-@pytest.mark.parametrize('denoising', [None, dict(_delete_=True, num_queries=100)],
-                         ids=['released', 'dn'])
-def test_batch_larger_than_the_clips_with_many_windows(denoising):
+def test_batch_larger_than_the_clips_with_many_windows():
     g = torch.Generator().manual_seed(0)
     pairs = []
     for b in range(40):
@@ -78,10 +76,10 @@ def test_batch_larger_than_the_clips_with_many_windows(denoising):
         pairs.append(make_sample(24, 3 + b % 5, windows, seed=b,
                                  vid=f'v{b // 3}_{b % 3 * 30}.0_{b % 3 * 30 + 30}.0'))
     pairs.append(make_sample(24, 4, [], seed=99))  # a highlight-only sample without windows
-    model = build_tiny_model(detr_head__denoising=denoising)
+    model = build_tiny_model()
     losses = compute_losses(model, collate(pairs))
     assert all(torch.isfinite(v) for v in losses.values()), losses
-    assert ('dn.d0.loss_label' in losses) == (denoising is not None)
+    assert 'collab.d0.loss_label' in losses
     sum(losses.values()).backward()
 
 
@@ -182,8 +180,8 @@ def test_without_atss_head_and_without_global_saliency():
     model.eval()
     with torch.no_grad():
         enc = model(**model.data_preprocessor(data, False), mode='tensor')
-    assert enc['saliency_global'] is None
-    torch.testing.assert_close(result.pred_saliency, enc['saliency_local'][0, :12])
+    assert enc.saliency_global is None
+    torch.testing.assert_close(result.pred_saliency, enc.saliency_local[0, :12])
 
 
 def test_tensor_mode_returns_the_encoder_and_the_pyramid():
@@ -191,8 +189,8 @@ def test_tensor_mode_returns_the_encoder_and_the_pyramid():
     data = training_batch()
     with torch.no_grad():
         enc = model(**model.data_preprocessor(data, False), mode='tensor')
-    assert enc['memory'].shape == (3, 16, 32)
-    assert [lvl.shape[1] for lvl in enc['levels']] == [32, 16, 8, 4]
+    assert enc.memory.shape == (3, 16, 32)
+    assert [lvl.shape[1] for lvl in enc.levels] == [32, 16, 8, 4]
     with pytest.raises(ValueError, match='unknown mode'):
         model(**model.data_preprocessor(data, False), mode='train')
 

@@ -1,7 +1,7 @@
 import torch
 
 from sgdetr.models.detectors import ZeroShotSaliency
-from sgdetr.models.detectors.span_postprocess import runs_above_thresholds
+from sgdetr.models.postprocess import runs_above_thresholds
 from sgdetr.structures import MomentDataSample
 
 

@@ -36,10 +36,7 @@ model = dict(
         with_iou_head=True,
         query_selector=dict(type='MultiLevelQuerySelector',
                             level_widths=(0.05, 0.2, 0.4, 0.85)),
-        collaborative=True,
-        # contrastive denoising groups, off as released; e.g.
-        # dict(num_queries=300, noise_scale=0.5, negative_offset=1.25)
-        denoising=None),
+        collaborative=True),
     atss_head=dict(
         type='SpanATSSHead',
         strides=(0.5, 1, 2, 4),
@@ -55,8 +52,7 @@ model = dict(
     # evaluated alongside (metrics prefixed 'fusion/')
     predict_with='detr',
     extra_outputs=('fusion', ),
-    postprocess=dict(
-        round_to=2.0, min_length=2.0, max_windows=10,
-        atss=dict(score_thr=0.05, nms_thr=0.5, max_per_video=10),
-        fusion=dict(atss=dict(score_thr=0.01, nms_thr=0.75, max_per_video=10),
-                    model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1)))
+    # the released post-processing (window rounding, ATSS NMS, span fusion) and
+    # whole-video inference are the defaults of SGDETR (DEFAULT_POSTPROCESS,
+    # DEFAULT_TEST_CFG); override single keys here, e.g. test_cfg=dict(whole_video=False)
+)

@@ -75,7 +75,6 @@ def _blocks() -> List[Tuple[str, str, tuple]]:
         ('query_selector.enc_out_iou_embed.', selector + 'iou_head.', ()),
         ('query_selector.enc_out_span_embed.linear_mapper.', selector + 'offset_head.layers.', ()),
         ('main_det_head.co_mapper.', 'detr_head.collab_proj.', ()),
-        ('main_det_head.dn_label_enc.', 'detr_head.denoise_content.', ()),
         ('main_det_head.class_embed.', 'detr_head.cls_head.', ()),
         ('main_det_head.span_embed.linear_mapper.', 'detr_head.span_head.layers.', ()),
         ('main_det_head.decoder.layers.', 'detr_head.decoder.layers.', _DECODER_LAYER),

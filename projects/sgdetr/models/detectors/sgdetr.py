@@ -1,5 +1,6 @@
 """SG-DETR: saliency-guided encoder + hybrid (DETR and ATSS) span detector, as released."""
 import re
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -10,6 +11,9 @@ from torch.nn.utils.rnn import pad_sequence
 
 from sgdetr.registry import MODELS
 from sgdetr.structures import span_cxw_to_xx, span_xx_to_cxw
+from ..encoders import EncoderOutput
+from ..heads import ATSSOutput, DETRPredictions
+from ..layers import use_cpu_fast_path
 from ..postprocess import (detr_windows, finalize_windows, merge_window_samples, round_scores,
                           weighted_span_fusion)
 from .data_preprocessor_builder import build_data_preprocessor
@@ -22,6 +26,25 @@ DEFAULT_POSTPROCESS = dict(
                 model_weights=(1.0, 2.5), iou_thr=0.8, skip_score_thr=0.1))
 DEFAULT_TEST_CFG = dict(whole_video=True, window_batch=64,
                         merge=dict(nms_thr=0.7, rescore='saliency', edge_factor=0.5))
+
+
+@dataclass
+class MomentTargets:
+    """The training targets of a batch.
+
+    Attributes:
+        gt_spans: B tensors (K_b, 2) normalised (centre, width).
+        labels: (B, L) graded saliency (the annotators' scores summed, 0 outside).
+        pos_clips, neg_clips: (B, P) sampled clip pairs of the margin loss (-1: none).
+        timelines: (B,) seconds of each (padded) video.
+        videos: the source video of each sample.
+    """
+    gt_spans: List[Tensor]
+    labels: Tensor
+    pos_clips: Tensor
+    neg_clips: Tensor
+    timelines: Tensor
+    videos: List[str]
 
 
 def source_video(vid: str) -> str:
@@ -67,6 +90,9 @@ class SGDETR(BaseModel):
             with ``merge`` (:func:`sgdetr.models.postprocess.merge_moments`:
             ``nms_thr``, ``rescore``), or, with ``whole_video=False``, only its
             first window read (the released truncation).
+        cpu_fast_path: train CPU tensors with the fused feed-forward layers and
+            the cheaper dropout draws of :mod:`sgdetr.models.layers.cpu_fast_path`
+            (same computation; other devices always use the standard modules).
     """
 
     def __init__(self, encoder: dict, pyramid: dict = dict(type='TemporalFeaturePyramid'),
@@ -79,7 +105,8 @@ class SGDETR(BaseModel):
                  moment_clip_loss: Optional[dict] = dict(type='MomentClipLoss'),
                  predict_with: Optional[str] = 'detr', extra_outputs: Sequence[str] = (),
                  postprocess: Optional[dict] = None, test_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+                 cpu_fast_path: bool = True, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
                          init_cfg=init_cfg)
         build = lambda cfg, **kw: MODELS.build(cfg, default_args=kw) if cfg else None  # noqa
@@ -108,6 +135,7 @@ class SGDETR(BaseModel):
                                  f"{atss_head is not None})")
         self.predict_with = predict_with
         self.extra_outputs = tuple(n for n in extra_outputs if n != predict_with)
+        use_cpu_fast_path(self, cpu_fast_path)
 
     def forward(self, inputs: dict, data_samples: Optional[List] = None, mode: str = 'tensor'):
         if mode == 'loss':
@@ -118,8 +146,8 @@ class SGDETR(BaseModel):
             return self.encode(inputs)
         raise ValueError(f'unknown mode {mode!r}')
 
-    def encode(self, inputs: dict) -> Dict[str, Tensor]:
-        """Encoder outputs and the pyramid (``levels``, ``level_masks``)."""
+    def encode(self, inputs: dict) -> EncoderOutput:
+        """The encoder's output with the feature pyramid over its memory."""
         for key, expected in (('video', self.encoder.video_dim), ('text', self.encoder.text_dim)):
             if inputs[key].shape[-1] != expected:
                 raise ValueError(
@@ -129,7 +157,7 @@ class SGDETR(BaseModel):
         enc = self.encoder(inputs['video'], inputs['video_mask'], inputs['text'],
                            inputs['text_mask'])
         if self.pyramid is not None:
-            enc['levels'], enc['level_masks'] = self.pyramid(enc['memory'], inputs['video_mask'])
+            enc.levels, enc.level_masks = self.pyramid(enc.memory, inputs['video_mask'])
         return enc
 
     def loss(self, inputs: dict, data_samples: List) -> Dict[str, Tensor]:
@@ -138,34 +166,31 @@ class SGDETR(BaseModel):
         targets = self._targets(data_samples, video_mask)
         losses, groups = {}, []
         if self.atss_head is not None:
-            atss = self.atss_head(enc['levels'], enc['level_masks'])
-            units = self.atss_head.to_units(targets['gt_spans'], targets['timelines'])
+            atss = self.atss_head(enc.levels, enc.level_masks)
+            units = self.atss_head.to_units(targets.gt_spans, targets.timelines)
             assigned = self.atss_head.assign(atss, units)
             losses.update(self.atss_head.loss(atss, assigned, units))
-            if self.detr_head is not None and self.detr_head.collab_proj is not None:
-                groups.append(self.atss_head.collaborative_group(
-                    atss, assigned, units, enc['levels'], targets['timelines'],
-                    self.detr_head.collab_proj))
+            if self.detr_head is not None and self.detr_head.collaborative:
+                samples = self.atss_head.collaborative_samples(atss, assigned, units,
+                                                               enc.levels, targets.timelines)
+                groups.append(self.detr_head.collaborative_group(samples))
         if self.detr_head is not None:
-            groups.append(self.detr_head.denoising_group(targets['gt_spans'], len(data_samples)))
-            detr = self.detr_head(enc['memory'], video_mask, enc['pos'], enc['levels'],
-                                  enc['level_masks'], [g for g in groups if g is not None])
-            losses.update(self.detr_head.loss(detr, targets['gt_spans']))
+            detr = self.detr_head(enc.memory, video_mask, enc.pos, enc.levels, enc.level_masks,
+                                  [g for g in groups if g is not None])
+            losses.update(self.detr_head.loss(detr, targets.gt_spans))
         if self.saliency_loss is not None:
             losses.update(self._saliency_losses(enc, video_mask, text_mask, targets))
-        in_moment = (targets['labels'] > 0) & video_mask
+        in_moment = (targets.labels > 0) & video_mask
         if self.moment_encoder is not None:
-            moment, _, clips = self.moment_encoder(enc['video'], enc['pos'], video_mask,
-                                                   in_moment)
+            moment, _, clips = self.moment_encoder(enc.video, enc.pos, video_mask, in_moment)
             if self.alignment_loss is not None:
-                sentence = self.sentence_encoder(enc['text'], text_mask)
+                sentence = self.sentence_encoder(enc.text, text_mask)
                 losses.update(self.alignment_loss(moment, sentence))
             if self.moment_clip_loss is not None:
                 losses.update(self.moment_clip_loss(moment, clips, in_moment, video_mask))
         return losses
 
-    def _targets(self, data_samples: List, video_mask: Tensor) -> Dict:
-        """GT spans (normalised centre/width), graded saliency labels (B, L) and pairs."""
+    def _targets(self, data_samples: List, video_mask: Tensor) -> MomentTargets:
         device, length = video_mask.device, video_mask.shape[1]
         saliency = [s.gt_saliency.sum(-1) if 'gt_saliency' in s else
                     torch.zeros(int(s.metainfo['num_clips'])) for s in data_samples]
@@ -177,7 +202,7 @@ class SGDETR(BaseModel):
         # -1: no pair, so a sample without one takes no part in the margin loss
         pairs = torch.stack([p if p.shape[1] == width else torch.full((2, width), -1)
                              for p in pairs]).to(device)
-        return dict(
+        return MomentTargets(
             gt_spans=[span_xx_to_cxw(s.gt_instances.spans.to(device).float())
                       for s in data_samples],
             labels=labels, pos_clips=pairs[:, 0], neg_clips=pairs[:, 1],
@@ -186,25 +211,24 @@ class SGDETR(BaseModel):
             videos=[source_video(str(s.metainfo.get('vid', i)))
                     for i, s in enumerate(data_samples)])
 
-    def _saliency_losses(self, enc: dict, video_mask: Tensor, text_mask: Tensor,
-                         targets: dict) -> Dict[str, Tensor]:
+    def _saliency_losses(self, enc: EncoderOutput, video_mask: Tensor, text_mask: Tensor,
+                         targets: MomentTargets) -> Dict[str, Tensor]:
         """HD losses of the local and global saliency; video b is paired with the
         query of sample b + 1 (cyclically) when that query is about another video."""
-        batch = video_mask.shape[0]
-        videos = targets['videos']
+        batch, videos = video_mask.shape[0], targets.videos
         rows = torch.tensor([b for b in range(batch) if videos[b] != videos[(b + 1) % batch]],
                             dtype=torch.long, device=video_mask.device)
-        neg = dict(saliency_local=None, saliency_global=None)
+        negatives = (None, None)
         if len(rows):
-            neg = self.encoder.negative_saliency(enc, video_mask, text_mask, rows,
-                                                 (rows + 1) % batch)
+            negatives = self.encoder.negative_saliency(enc, video_mask, text_mask, rows,
+                                                       (rows + 1) % batch)
         losses = {}
-        for name in ('local', 'global'):
-            if enc[f'saliency_{name}'] is None:
-                continue
-            losses.update(self.saliency_loss(
-                enc[f'saliency_{name}'], video_mask, targets['labels'], targets['pos_clips'],
-                targets['neg_clips'], neg[f'saliency_{name}'], rows, prefix=f'hd_{name}'))
+        for name, saliency, negative in zip(('local', 'global'), (
+                enc.saliency_local, enc.saliency_global), negatives):
+            if saliency is not None:
+                losses.update(self.saliency_loss(
+                    saliency, video_mask, targets.labels, targets.pos_clips,
+                    targets.neg_clips, negative, rows, prefix=f'hd_{name}'))
         return losses
 
     @torch.no_grad()
@@ -243,15 +267,12 @@ class SGDETR(BaseModel):
         detr = atss = None
         if self.detr_head is not None and ('detr' in wanted or 'fusion' in wanted):
             detr = self.detr_head.predict(self.detr_head(
-                enc['memory'], video_mask, enc['pos'], enc['levels'], enc['level_masks']))
-            detr = {k: v.float().cpu() if v.is_floating_point() else v.cpu()
-                    for k, v in detr.items()}
+                enc.memory, video_mask, enc.pos, enc.levels, enc.level_masks)).cpu()
         if self.atss_head is not None and ('atss' in wanted or 'fusion' in wanted):
-            atss = self.atss_head(enc['levels'], enc['level_masks'])
+            atss = self.atss_head(enc.levels, enc.level_masks)
         per_head = {name: self._windows(name, detr, atss, timelines, data_samples)
                     for name in wanted}
-        saliency = enc['saliency_global']
-        saliency = enc['saliency_local'] if saliency is None else saliency
+        saliency = enc.saliency
         for b, sample in enumerate(data_samples):
             for name, windows in per_head.items():
                 field = 'pred_instances' if name == self.predict_with else f'pred_instances_{name}'
@@ -260,13 +281,13 @@ class SGDETR(BaseModel):
             sample.pred_saliency = saliency[b, :num].float().cpu()
         return data_samples
 
-    def _windows(self, name: str, detr: Optional[dict], atss: Optional[dict],
+    def _windows(self, name: str, detr: Optional[DETRPredictions], atss: Optional[ATSSOutput],
                  timelines: Tensor, data_samples: List) -> List:
         cfg = self.postprocess
         rules = dict(round_to=cfg['round_to'], min_length=cfg['min_length'])
         if name in ('atss', 'fusion'):
             atss_cfg = cfg['fusion']['atss'] if name == 'fusion' else cfg['atss']
-            candidates = self.atss_head.predict(atss, timelines.to(atss['valid'].device),
+            candidates = self.atss_head.predict(atss, timelines.to(atss.valid.device),
                                                 **atss_cfg)
         results = []
         for b, sample in enumerate(data_samples):
@@ -275,9 +296,9 @@ class SGDETR(BaseModel):
             real = meta.get('num_real_clips', meta['num_clips']) * meta.get('clip_len', 1.0)
             duration = min(float(meta.get('duration', timeline)), real, timeline)
             if name == 'detr':
-                valid = detr['valid'][b]
-                results.append(detr_windows(detr['spans'][b][valid], detr['probs'][b][valid],
-                                            detr['ious'][b][valid], timeline, duration,
+                valid = detr.valid[b]
+                results.append(detr_windows(detr.spans[b][valid], detr.probs[b][valid],
+                                            detr.ious[b][valid], timeline, duration,
                                             max_windows=cfg['max_windows'], **rules))
                 continue
             spans, scores = candidates[b]['spans'].float().cpu(), candidates[b]['scores'].cpu()
@@ -287,14 +308,14 @@ class SGDETR(BaseModel):
             results.append((finalize_windows(spans, duration, **rules), round_scores(scores)))
         return results
 
-    def _fuse(self, detr: dict, b: int, atss_spans: Tensor, atss_scores: Tensor,
+    def _fuse(self, detr: DETRPredictions, b: int, atss_spans: Tensor, atss_scores: Tensor,
               timeline: float):
         """Weighted span fusion of all DETR queries (by p) and the ATSS candidates."""
         cfg = self.postprocess['fusion']
-        valid = detr['valid'][b]
-        probs, ious = detr['probs'][b][valid], detr['ious'][b][valid]
+        valid = detr.valid[b]
+        probs, ious = detr.probs[b][valid], detr.ious[b][valid]
         order = torch.argsort(probs, descending=True, stable=True)
-        detr_spans = span_cxw_to_xx(detr['spans'][b][valid][order]).clamp(0, 1)
+        detr_spans = span_cxw_to_xx(detr.spans[b][valid][order]).clamp(0, 1)
         fused, scores = weighted_span_fusion(
             [detr_spans, atss_spans / timeline], [(probs * ious)[order].sqrt(), atss_scores],
             cfg['model_weights'], cfg['iou_thr'], cfg['skip_score_thr'])

@@ -10,7 +10,7 @@ from torch import Tensor
 from sgdetr.registry import MODELS
 from .data_preprocessor_builder import build_data_preprocessor
 from ..postprocess import merge_window_samples, select_windows
-from .span_postprocess import runs_above_thresholds
+from ..postprocess import runs_above_thresholds
 
 
 @MODELS.register_module()

@@ -2,7 +2,6 @@
 from torch import Tensor, nn
 
 from sgdetr.registry import MODELS
-from ..layers.dropout import Dropout
 
 
 @MODELS.register_module()
@@ -30,7 +29,7 @@ class InputProjection(nn.Module):
             nn.init.xavier_uniform_(
                 linear.weight, gain=1.0 if last else nn.init.calculate_gain('relu'))
             nn.init.zeros_(linear.bias)
-            blocks += [nn.LayerNorm(dims[i]), Dropout(dropout), linear]
+            blocks += [nn.LayerNorm(dims[i]), nn.Dropout(dropout), linear]
             if not last:
                 blocks.append(nn.ReLU(inplace=True))
         self.layers = nn.Sequential(*blocks)

@@ -4,6 +4,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sgdetr.registry import MODELS
+from ..layers import unit_vectors
 
 #: Saliency value at padded clips: sigmoid() -> 0, softmax() -> 0, finite in fp16.
 SALIENCY_PADDING_VALUE = -1e4
@@ -23,19 +24,23 @@ class LocalSaliencyHead(nn.Module):
         embed_dims: H of the tokens compared.
         pooling: config of the sentence pooling.
         log_scale_init: t at initialisation.  bias_init: a at initialisation.
+        stable_cosine: no gradient through zero vectors (:func:`unit_vectors`);
+            False: ``F.normalize``, whose gradient at a zero clip is ``1 / eps``.
     """
 
     def __init__(self, embed_dims: int = 256,
                  pooling: dict = dict(type='LearnedAggregationPooling', num_layers=2),
-                 log_scale_init: float = 3.0, bias_init: float = 0.0):
+                 log_scale_init: float = 3.0, bias_init: float = 0.0,
+                 stable_cosine: bool = False):
         super().__init__()
         self.pooling = MODELS.build(pooling, default_args=dict(embed_dims=embed_dims))
         self.log_scale = nn.Parameter(torch.tensor(float(log_scale_init)))
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
+        self.normalize = unit_vectors if stable_cosine else (lambda x: F.normalize(x, dim=-1))
 
     def score(self, clips: Tensor, sentence: Tensor) -> Tensor:
         """(B, L, H) clips, (B, H) sentence -> (B, L) logits (no masking)."""
-        cosine = (F.normalize(clips, dim=-1) * F.normalize(sentence, dim=-1)[:, None]).sum(-1)
+        cosine = (self.normalize(clips) * self.normalize(sentence)[:, None]).sum(-1)
         return cosine * self.log_scale.exp() + self.bias
 
     def forward(self, clips: Tensor, video_mask: Tensor, words: Tensor,

@@ -5,37 +5,31 @@ pooling, its text-to-video (SGCA) encoder and its decoder attentions: the
 inputs are split into heads as they are, and only the output is projected.
 Rows of the attention may be scaled (SGCA scales clip i by sigma(S_local_i)).
 """
-import math
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .dropout import dropout
+from .cpu_fast_path import attention_with_packed_dropout
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor] = None,
-           dropout_p: float = 0.0, training: bool = False) -> Tensor:
-    """``dropout(softmax(q k^T / sqrt(d))) v`` per head.
+           dropout_p: float = 0.0, training: bool = False, cpu_fast_path: bool = False) -> Tensor:
+    """``dropout(softmax(q k^T / sqrt(d))) v`` per head: ``F.scaled_dot_product_attention``,
+    or, with ``cpu_fast_path``, CPU tensors and dropout in training,
+    :func:`.cpu_fast_path.attention_with_packed_dropout`.
 
     Args:
         q: (B, h, T, d).  k: (B, h, S, d).  v: (B, h, S, d_v).
         mask: broadcastable to (B, h, T, S), bool, True = allowed.
     Returns:
         (B, h, T, d_v).
-
-    Without dropout this is ``F.scaled_dot_product_attention``; with dropout
-    the probabilities are formed explicitly and dropped with the cheaper
-    :func:`dropout` (the fused kernel would draw one number per element).
     """
-    if not training or dropout_p == 0.0 or q.device.type != 'cpu':
-        return F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=dropout_p if training else 0.0)
-    logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)
-    if mask is not None:  # finite: a row without any allowed key stays finite
-        logits = logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
-    return dropout(logits.softmax(-1), dropout_p, training) @ v
+    dropout_p = dropout_p if training else 0.0
+    if cpu_fast_path and dropout_p > 0.0 and q.device.type == 'cpu':
+        return attention_with_packed_dropout(q, k, v, mask, dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
 
 class ProjectionFreeAttention(nn.Module):
@@ -57,6 +51,7 @@ class ProjectionFreeAttention(nn.Module):
         self.num_heads = num_heads
         self.dropout = dropout
         self.out_proj = nn.Linear(value_dims, value_dims)
+        self.cpu_fast_path = False
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor,
                 key_mask: Optional[Tensor] = None,
@@ -82,7 +77,7 @@ class ProjectionFreeAttention(nn.Module):
             pair = attn_mask if attn_mask.dim() == 3 else attn_mask[None]
             pair = pair[:, None]
             mask = pair if mask is None else mask & pair
-        out = attend(q, k, v, mask, self.dropout, self.training)
+        out = attend(q, k, v, mask, self.dropout, self.training, self.cpu_fast_path)
         if row_weights is not None:
             # (w_i A_i) V = w_i (A_i V), and dropout commutes with the scaling.
             out = out * row_weights[:, None, :, None].to(out.dtype)
@@ -93,7 +88,7 @@ class ProjectionFreeAttention(nn.Module):
 class ProjectedAttention(nn.Module):
     """Multi-head attention with input projections, parameters named as
     ``nn.MultiheadAttention``'s (``in_proj_weight``, ``in_proj_bias``,
-    ``out_proj``), batch first, attention dropout by :func:`attend`.
+    ``out_proj``), batch first, attention by :func:`attend`.
 
     Args:
         embed_dims: H.  num_heads: heads.  dropout: on the attention probabilities.
@@ -103,6 +98,7 @@ class ProjectedAttention(nn.Module):
         super().__init__()
         assert embed_dims % num_heads == 0
         self.num_heads, self.dropout = num_heads, dropout
+        self.cpu_fast_path = False
         self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dims, embed_dims))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dims))
         self.out_proj = nn.Linear(embed_dims, embed_dims)
@@ -122,5 +118,5 @@ class ProjectedAttention(nn.Module):
         k = split(F.linear(key, w_k, b_k))
         v = split(F.linear(value, w_v, b_v))
         mask = None if key_mask is None else key_mask[:, None, None, :]
-        out = attend(q, k, v, mask, self.dropout, self.training)
+        out = attend(q, k, v, mask, self.dropout, self.training, self.cpu_fast_path)
         return self.out_proj(out.transpose(1, 2).flatten(2))

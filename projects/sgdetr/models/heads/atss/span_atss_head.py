@@ -1,5 +1,6 @@
 """Multi-level ATSS span head: the one-to-many auxiliary detector of SG-DETR."""
 import math
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -9,9 +10,26 @@ from torch import Tensor, nn
 
 from sgdetr.registry import MODELS, TASK_UTILS
 from sgdetr.structures import lift_spans, span_cxw_to_xx, span_xx_to_cxw
-from ...layers import ConvNormStack, inverse_sigmoid, masked_conv
-from ..detr.query_group import QueryGroup
+from ...layers import ConvNormStack, masked_conv
+from ..query_groups import AnchorSamples
 from .span_anchors import level_anchors
+
+
+@dataclass
+class ATSSOutput:
+    """Predictions at every pyramid position, the levels concatenated (S = sum L_k).
+
+    Attributes:
+        cls_logits: (B, S).  deltas: (B, S, 2).  centerness: (B, S) logits.
+        valid: (B, S) bool.  anchors: (S, 2) start/end in units.
+        level_masks: per level (B, L_k) bool.
+    """
+    cls_logits: Tensor
+    deltas: Tensor
+    centerness: Tensor
+    valid: Tensor
+    anchors: Tensor
+    level_masks: List[Tensor]
 
 
 @MODELS.register_module()
@@ -73,15 +91,11 @@ class SpanATSSHead(nn.Module):
         self.loss_giou = MODELS.build(loss_giou)
         self.loss_centerness = MODELS.build(loss_centerness)
 
-    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> Dict:
+    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> ATSSOutput:
         """Predict at every pyramid position.
 
         Args:
             levels: per level (B, L_k, C).  level_masks: per level (B, L_k) bool.
-        Returns:
-            dict of ``cls_logits`` (B, S), ``deltas`` (B, S, 2),
-            ``centerness`` (B, S) logits, ``valid`` (B, S), ``anchors`` (S, 2)
-            in units, ``level_masks``, S = sum L_k (levels concatenated).
         """
         cls_logits, deltas, centerness = [], [], []
         for level, mask, scale in zip(levels, level_masks, self.scales):
@@ -93,9 +107,9 @@ class SpanATSSHead(nn.Module):
             centerness.append(masked_conv(self.centerness_conv, reg_feat, m)[:, 0])
         anchors = level_anchors([lvl.shape[1] for lvl in levels], self.strides,
                                 self.anchor_sizes, levels[0].device)
-        return dict(cls_logits=torch.cat(cls_logits, 1), deltas=torch.cat(deltas, 1),
-                    centerness=torch.cat(centerness, 1), valid=torch.cat(level_masks, 1),
-                    anchors=torch.cat(anchors), level_masks=level_masks)
+        return ATSSOutput(cls_logits=torch.cat(cls_logits, 1), deltas=torch.cat(deltas, 1),
+                          centerness=torch.cat(centerness, 1), valid=torch.cat(level_masks, 1),
+                          anchors=torch.cat(anchors), level_masks=level_masks)
 
     def to_units(self, gt_spans: List[Tensor], timelines: Tensor) -> List[Tensor]:
         """Normalised (centre, width) GT -> start/end in target units (released rounding:
@@ -103,15 +117,15 @@ class SpanATSSHead(nn.Module):
         return [(span_cxw_to_xx(g) * t).to(torch.int32).float() / self.unit_seconds
                 for g, t in zip(gt_spans, timelines.tolist())]
 
-    def assign(self, out: Dict, gt_units: List[Tensor]) -> Tensor:
+    def assign(self, out: ATSSOutput, gt_units: List[Tensor]) -> Tensor:
         """ATSS assignment of every sample's valid anchors.
 
         Returns:
             (B, S) long: the GT index of each anchor, -1 for background/padding.
         """
-        valid, anchors = out['valid'], out['anchors']
+        valid, anchors = out.valid, out.anchors
         assigned = torch.full(valid.shape, -1, dtype=torch.long, device=valid.device)
-        per_level = torch.stack([m.sum(1) for m in out['level_masks']], 1).tolist()
+        per_level = torch.stack([m.sum(1) for m in out.level_masks], 1).tolist()
         for b, gt in enumerate(gt_units):
             if len(gt):
                 index = valid[b].nonzero()[:, 0]
@@ -119,27 +133,27 @@ class SpanATSSHead(nn.Module):
                                                           gt.to(anchors))
         return assigned
 
-    def loss(self, out: Dict, assigned: Tensor, gt_units: List[Tensor]) -> Dict[str, Tensor]:
+    def loss(self, out: ATSSOutput, assigned: Tensor, gt_units: List[Tensor]) -> Dict[str, Tensor]:
         """Focal classification over valid anchors (averaged over positives), and on the
         positives L1 and GIoU of the decoded spans weighted by the centerness targets,
         and centerness BCE."""
-        valid, positive = out['valid'], assigned >= 0
+        valid, positive = out.valid, assigned >= 0
         num_pos = max(int(positive.sum()), 1)
         labels = torch.where(positive, 0, 1)[valid]  # MMDetection: class 0, background 1
-        losses = {'atss.loss_cls': self.loss_cls(out['cls_logits'][valid][:, None], labels,
+        losses = {'atss.loss_cls': self.loss_cls(out.cls_logits[valid][:, None], labels,
                                                  avg_factor=num_pos)}
         batch, index = positive.nonzero(as_tuple=True)
         if not len(batch):  # zero losses that keep every regression output in the graph
-            zero = out['deltas'].sum() * 0 + out['centerness'].sum() * 0
+            zero = out.deltas.sum() * 0 + out.centerness.sum() * 0
             losses.update({f'atss.{k}': zero for k in ('loss_l1', 'loss_giou', 'loss_centerness')})
             return losses
-        anchors = out['anchors'][index]
+        anchors = out.anchors[index]
         target = torch.cat(gt_units)[_offsets(gt_units, batch.device)[batch]
                                      + assigned[batch, index]].to(anchors)
         centre = anchors.mean(-1)
         left, right = centre - target[:, 0], target[:, 1] - centre
         ctr_target = torch.minimum(left, right) / torch.maximum(left, right)
-        pred = self.coder.decode(anchors, out['deltas'][batch, index])
+        pred = self.coder.decode(anchors, out.deltas[batch, index])
         pred = torch.stack([pred[:, 0], torch.maximum(pred[:, 0], pred[:, 1])], -1)
         weight_sum = ctr_target.sum()
         losses['atss.loss_l1'] = self.loss_l1(pred, target, ctr_target[:, None].expand(-1, 2),
@@ -147,20 +161,19 @@ class SpanATSSHead(nn.Module):
         losses['atss.loss_giou'] = self.loss_giou(lift_spans(pred), lift_spans(target),
                                                   ctr_target, avg_factor=weight_sum)
         losses['atss.loss_centerness'] = self.loss_centerness(
-            out['centerness'][batch, index], ctr_target, avg_factor=num_pos)
+            out.centerness[batch, index], ctr_target, avg_factor=num_pos)
         return losses
 
-    def collaborative_group(self, out: Dict, assigned: Tensor, gt_units: List[Tensor],
-                            levels: List[Tensor], timelines: Tensor,
-                            content_proj: nn.Module) -> Optional[QueryGroup]:
-        """Every positive anchor becomes a DETR query (collaborative training).
+    def collaborative_samples(self, out: ATSSOutput, assigned: Tensor,
+                              gt_units: List[Tensor], levels: List[Tensor],
+                              timelines: Tensor) -> Optional[AnchorSamples]:
+        """Every positive anchor, with its pyramid feature and assigned GT (the
+        collaborative queries of the DETR head), or None without positives.
 
         Samples are padded to the batch's largest number of positives with
-        random negative anchors of their own (label 0). Content: the anchor's
-        pyramid feature through ``content_proj``; reference: the anchor;
-        target: its assigned GT.
+        random valid negative anchors of their own (label 0).
         """
-        valid, positive = out['valid'], assigned >= 0
+        valid, positive = out.valid, assigned >= 0
         size = int(positive.sum(1).max()) if positive.numel() else 0
         if size == 0:
             return None
@@ -172,18 +185,16 @@ class SpanATSSHead(nn.Module):
         features = torch.cat(levels, 1).gather(
             1, index[..., None].expand(-1, -1, levels[0].shape[-1]))
         scale = (self.unit_seconds / timelines)[:, None, None].to(features)
-        anchors = span_xx_to_cxw(out['anchors'][index]) * scale
         gt_all = torch.cat(gt_units).to(features)  # not empty: some anchor is positive
         targets = gt_all[(_offsets(gt_units, index.device)[:, None] + chosen.clamp(min=0))
                          .clamp(max=len(gt_all) - 1)]  # (rows of negatives are not read)
-        return QueryGroup(name='collab', content=content_proj(features),
-                          reference=inverse_sigmoid(anchors),
-                          valid=score.gather(1, index) >= 0, labels=(chosen >= 0).float(),
-                          target_spans=span_xx_to_cxw(targets) * scale,
-                          span_loss='l1_xx', loss_weight=0.5)
+        return AnchorSamples(features=features,
+                             spans=span_xx_to_cxw(out.anchors[index]) * scale,
+                             valid=score.gather(1, index) >= 0, labels=(chosen >= 0).float(),
+                             target_spans=span_xx_to_cxw(targets) * scale)
 
     @torch.no_grad()
-    def predict(self, out: Dict, timelines: Tensor, score_thr: float = 0.05,
+    def predict(self, out: ATSSOutput, timelines: Tensor, score_thr: float = 0.05,
                 nms_thr: float = 0.5, max_per_video: int = 10) -> List[Dict[str, Tensor]]:
         """Candidates of every sample: score ``sqrt(sigmoid(cls) sigmoid(ctr))`` above
         ``score_thr``, decoded to seconds (clipped to the timeline), NMS, then the
@@ -192,10 +203,10 @@ class SpanATSSHead(nn.Module):
         Returns:
             per sample ``dict(spans=(M, 2) seconds, scores=(M,))`` by decreasing score.
         """
-        scores = (out['cls_logits'].sigmoid() * out['centerness'].sigmoid()).sqrt()
-        keep = out['valid'] & (scores > score_thr)
+        scores = (out.cls_logits.sigmoid() * out.centerness.sigmoid()).sqrt()
+        keep = out.valid & (scores > score_thr)
         batch, index = keep.nonzero(as_tuple=True)
-        spans = self.coder.decode(out['anchors'][index], out['deltas'][batch, index].float())
+        spans = self.coder.decode(out.anchors[index], out.deltas[batch, index].float())
         spans = torch.minimum((spans * self.unit_seconds).clamp(min=0),
                               timelines.to(spans)[batch, None])
         scores = scores[batch, index].float()

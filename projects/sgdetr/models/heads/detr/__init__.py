@@ -1,8 +1,6 @@
 from .decoder import ConditionalDecoderLayer, ConditionalSpanDecoder
-from .denoising import SpanDenoisingQueries
-from .query_group import QueryGroup, block_diagonal_mask
-from .query_selection import MultiLevelQuerySelector
-from .span_detr_head import SpanDETRHead
+from .query_selection import MultiLevelQuerySelector, QuerySelection
+from .span_detr_head import DETROutput, DETRPredictions, SpanDETRHead
 
-__all__ = ['ConditionalDecoderLayer', 'ConditionalSpanDecoder', 'SpanDenoisingQueries',
-           'QueryGroup', 'block_diagonal_mask', 'MultiLevelQuerySelector', 'SpanDETRHead']
+__all__ = ['ConditionalDecoderLayer', 'ConditionalSpanDecoder', 'MultiLevelQuerySelector',
+           'QuerySelection', 'SpanDETRHead', 'DETROutput', 'DETRPredictions']

@@ -6,8 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from sgdetr.registry import MODELS
-from ...encoders.positional_encoding import sine_span_embedding
-from ...layers import MLP, FeedForward, ProjectionFreeAttention, clones, inverse_sigmoid
+from ...layers import (MLP, FeedForward, ProjectionFreeAttention, clones, inverse_sigmoid,
+                       sine_span_embedding)
 
 
 def concat_heads(content: Tensor, position: Tensor, num_heads: int) -> Tensor:

@@ -1,12 +1,33 @@
 """Two-stage query selection over every position of the feature pyramid."""
 import math
-from typing import Dict, List, Sequence
+from dataclasses import dataclass
+from typing import List, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from sgdetr.registry import MODELS
 from ...layers import MLP, inverse_sigmoid
+
+
+@dataclass
+class QuerySelection:
+    """The selected queries and the encoder predictions of the encoder loss.
+
+    Attributes:
+        valid: (B, Q) bool; False for slots that found no valid proposal
+            (short videos): they take no part in anything.
+        content: (B, Q, H) detached content queries.
+        reference: (B, Q, 2) detached inverse-sigmoid (centre, width).
+        spans: (B, Q, 2) normalised (centre, width).
+        cls_logits, iou_logits: (B, Q).
+    """
+    valid: Tensor
+    content: Tensor
+    reference: Tensor
+    spans: Tensor
+    cls_logits: Tensor
+    iou_logits: Tensor
 
 
 @MODELS.register_module()
@@ -69,19 +90,8 @@ class MultiLevelQuerySelector(nn.Module):
         inside = ((spans > self.min_size) & (spans < self.max_size)).all(-1)
         return spans, mask & inside
 
-    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> Dict[str, Tensor]:
-        """Select the queries.
-
-        Args:
-            levels: per level (B, L_k, H).  level_masks: per level (B, L_k) bool.
-        Returns:
-            dict of (B, Q) ``valid`` (False for slots that found no valid
-            proposal: short videos; they take no part in anything),
-            ``content`` (B, Q, H) detached, ``reference`` (B, Q, 2) detached
-            inverse-sigmoid (centre, width), and the encoder predictions for
-            the encoder loss: ``cls_logits`` (B, Q), ``iou_logits`` (B, Q),
-            ``spans`` (B, Q, 2) normalised (centre, width).
-        """
+    def forward(self, levels: List[Tensor], level_masks: List[Tensor]) -> QuerySelection:
+        """Select the queries: levels per level (B, L_k, H), level_masks (B, L_k) bool."""
         proposals, valid = self.proposals(level_masks)
         features = self.norm(self.proj(torch.cat(levels, 1).masked_fill(~valid[..., None], 0)))
         cls_logits, iou_logits = self.cls_head(features)[..., 0], self.iou_head(features)[..., 0]
@@ -98,7 +108,7 @@ class MultiLevelQuerySelector(nn.Module):
             slot_valid[:, k:] = False
         take = lambda x: x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
         coords = take(coords)
-        return dict(valid=slot_valid, content=take(features).detach(),
-                    reference=coords.detach(), spans=coords.sigmoid(),
-                    cls_logits=cls_logits.gather(1, index),
-                    iou_logits=iou_logits.gather(1, index))
+        return QuerySelection(valid=slot_valid, content=take(features).detach(),
+                              reference=coords.detach(), spans=coords.sigmoid(),
+                              cls_logits=cls_logits.gather(1, index),
+                              iou_logits=iou_logits.gather(1, index))

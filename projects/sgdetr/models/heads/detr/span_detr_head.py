@@ -1,6 +1,7 @@
 """The DETR span head of SG-DETR: query selection, conditional decoder, set losses."""
 import math
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -8,7 +9,8 @@ from torch import Tensor, nn
 from sgdetr.registry import MODELS, TASK_UTILS
 from sgdetr.structures import span_cxw_to_xx
 from ...layers import MLP, inverse_sigmoid
-from .query_group import QueryGroup, block_diagonal_mask
+from ..query_groups import AnchorSamples, QueryGroup, block_diagonal_mask
+from .query_selection import QuerySelection
 from .set_losses import group_losses, matched_set_losses
 
 DEFAULT_MATCHER = dict(
@@ -21,6 +23,41 @@ DEFAULT_MATCHER = dict(
 DEFAULT_LOSS_WEIGHTS = dict(loss_label=5.0, loss_span=10.0, loss_giou=1.0, loss_iou=1.0)
 
 
+@dataclass
+class DETROutput:
+    """Every decoder layer's predictions (D layers, Q matching queries).
+
+    Attributes:
+        selection: the query selector's output (the encoder loss reads it).
+        valid: (B, Q) bool, the selected slots.
+        cls_logits: (D, B, Q).  spans: (D, B, Q, 2) normalised (centre, width).
+        iou_logits: (D, B, Q), or None without the IoU head.
+        groups: per query group, ``(group, cls_logits (D, B, G), spans (D, B, G, 2))``.
+    """
+    selection: QuerySelection
+    valid: Tensor
+    cls_logits: Tensor
+    spans: Tensor
+    iou_logits: Optional[Tensor]
+    groups: List[Tuple[QueryGroup, Tensor, Tensor]]
+
+
+@dataclass
+class DETRPredictions:
+    """The last layer's predictions: ``spans`` (B, Q, 2) normalised (centre, width),
+    ``probs`` (B, Q), ``ious`` (B, Q) (the probabilities again without the IoU
+    head) and ``valid`` (B, Q) bool."""
+    spans: Tensor
+    probs: Tensor
+    ious: Tensor
+    valid: Tensor
+
+    def cpu(self) -> 'DETRPredictions':
+        """On the CPU, in float32 (the windows are written from there)."""
+        return DETRPredictions(self.spans.float().cpu(), self.probs.float().cpu(),
+                               self.ious.float().cpu(), self.valid.cpu())
+
+
 @MODELS.register_module()
 class SpanDETRHead(nn.Module):
     """One-to-one span detector over the detection memory.
@@ -29,9 +66,8 @@ class SpanDETRHead(nn.Module):
     pyramid; :class:`ConditionalSpanDecoder` refines them against the memory;
     every layer's output gives a foreground logit (``cls_head``), a span
     (``span_head``, an offset to the layer's reference) and, with the IoU
-    head, an IoU logit. Query groups (collaborative ATSS positives, denoising
-    groups) run through the same decoder in training, each attending only to
-    itself.
+    head, an IoU logit. The collaborative query group (ATSS positives) runs
+    through the same decoder in training, attending only to itself.
 
     Args:
         embed_dims: H.  num_queries: Q.  num_decoder_layers: D.
@@ -40,11 +76,8 @@ class SpanDETRHead(nn.Module):
         with_iou_head: the localisation-confidence head (paper §3.6); without
             it queries are matched and scored by their class probability.
         query_selector: config of the selector.
-        collaborative: build ``collab_proj``, which maps pyramid features of
-            ATSS positives to content queries (the ATSS head makes the group).
-        denoising: None, or ``dict(num_queries=300, noise_scale=0.5,
-            negative_offset=1.25)``: contrastive denoising groups of noised GT
-            spans (off in the released model).
+        collaborative: build ``collab_proj``, which maps the pyramid features
+            of ATSS positives to content queries (:meth:`collaborative_group`).
         matcher: config of the Hungarian matcher.
         loss_weights: per-term weights, see :data:`DEFAULT_LOSS_WEIGHTS`.
         background_weight: BCE weight of unmatched queries.
@@ -56,7 +89,7 @@ class SpanDETRHead(nn.Module):
                  drop_path: float = 0.15, prior_prob: float = 0.35,
                  with_iou_head: bool = True,
                  query_selector: dict = dict(type='MultiLevelQuerySelector'),
-                 collaborative: bool = True, denoising: Optional[dict] = None,
+                 collaborative: bool = True,
                  matcher: dict = DEFAULT_MATCHER,
                  loss_weights: Optional[Dict[str, float]] = None,
                  background_weight: float = 0.1, encoder_loss_weight: float = 0.5):
@@ -77,11 +110,6 @@ class SpanDETRHead(nn.Module):
             self.collab_proj = nn.Sequential(nn.Linear(embed_dims, embed_dims),
                                              nn.LayerNorm(embed_dims))
             nn.init.normal_(self.collab_proj[0].weight, std=0.01)
-        self.denoising = None
-        if denoising is not None:
-            self.denoising = TASK_UTILS.build(dict(type='SpanDenoisingQueries', **denoising))
-            self.denoise_content = nn.Embedding(1, embed_dims)
-            nn.init.normal_(self.denoise_content.weight, std=0.01)
         self.matcher = TASK_UTILS.build(matcher)
         self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
         self.background_weight = background_weight
@@ -91,43 +119,42 @@ class SpanDETRHead(nn.Module):
     def with_iou_head(self) -> bool:
         return self.decoder.iou_head is not None
 
+    @property
+    def collaborative(self) -> bool:
+        """Whether the head trains with the collaborative query group."""
+        return self.collab_proj is not None
+
     def forward(self, memory: Tensor, memory_mask: Tensor, memory_pos: Tensor,
                 levels: List[Tensor], level_masks: List[Tensor],
-                groups: Sequence[QueryGroup] = ()) -> Dict:
+                groups: Sequence[QueryGroup] = ()) -> DETROutput:
         """Decode the selected queries (and any query groups).
 
         Args:
             memory, memory_pos: (B, L, H); memory_mask: (B, L) bool.
             levels, level_masks: the pyramid, per level (B, L_k, H) / (B, L_k).
             groups: query groups decoded along (training).
-        Returns:
-            dict of ``selection`` (the selector's output), ``valid`` (B, Q),
-            per decoder layer ``cls_logits`` (D, B, Q), ``spans`` (D, B, Q, 2)
-            normalised (centre, width), ``iou_logits`` (D, B, Q) or None, and
-            ``groups``: per group, ``(group, cls_logits (D, B, G), spans (D, B, G, 2))``.
         """
         selection = self.query_selector(levels, level_masks)
         sizes = [g.size for g in groups] + [self.num_queries]
-        blocks = [b for g in groups for b in g.blocks] + [self.num_queries]
-        content = torch.cat([g.content for g in groups] + [selection['content']], 1)
-        reference = torch.cat([g.reference for g in groups] + [selection['reference']], 1)
-        valid = torch.cat([g.valid for g in groups] + [selection['valid']], 1)
-        attn_mask = block_diagonal_mask(blocks, memory.device) if groups else None
+        content = torch.cat([g.content for g in groups] + [selection.content], 1)
+        reference = torch.cat([g.reference for g in groups] + [selection.reference], 1)
+        valid = torch.cat([g.valid for g in groups] + [selection.valid], 1)
+        attn_mask = block_diagonal_mask(sizes, memory.device) if groups else None
         hidden, references, iou_logits = self.decoder(
             content, reference, valid, memory, memory_pos, memory_mask, attn_mask)
         cls_logits = self.cls_head(hidden)[..., 0]
         spans = (self.span_head(hidden) + inverse_sigmoid(references)).sigmoid()
-        out = dict(selection=selection, valid=selection['valid'], groups=[])
-        start = 0
+        outputs, start = [], 0
         for group, size in zip(groups, sizes):
             part = slice(start, start + size)
-            out['groups'].append((group, cls_logits[:, :, part], spans[:, :, part]))
+            outputs.append((group, cls_logits[:, :, part], spans[:, :, part]))
             start += size
-        out.update(cls_logits=cls_logits[:, :, start:], spans=spans[:, :, start:],
-                   iou_logits=None if iou_logits is None else iou_logits[:, :, start:])
-        return out
+        return DETROutput(selection=selection, valid=selection.valid,
+                          cls_logits=cls_logits[:, :, start:], spans=spans[:, :, start:],
+                          iou_logits=None if iou_logits is None else iou_logits[:, :, start:],
+                          groups=outputs)
 
-    def loss(self, out: Dict, gt_spans: List[Tensor]) -> Dict[str, Tensor]:
+    def loss(self, out: DETROutput, gt_spans: List[Tensor]) -> Dict[str, Tensor]:
         """Losses of :meth:`forward`'s output.
 
         Args:
@@ -137,22 +164,21 @@ class SpanDETRHead(nn.Module):
             decoder layer and ``{group}.d{i}.*`` per query group.
         """
         losses = {}
-        sel = out['selection']
-        sets = [('enc', sel['cls_logits'], sel['spans'], sel['iou_logits'],
-                 self.encoder_loss_weight)]
-        for layer in range(out['cls_logits'].shape[0]):
-            iou = None if out['iou_logits'] is None else out['iou_logits'][layer]
-            sets.append((f'd{layer}', out['cls_logits'][layer], out['spans'][layer], iou, 1.0))
+        sel = out.selection
+        sets = [('enc', sel.cls_logits, sel.spans, sel.iou_logits, self.encoder_loss_weight)]
+        for layer in range(out.cls_logits.shape[0]):
+            iou = None if out.iou_logits is None else out.iou_logits[layer]
+            sets.append((f'd{layer}', out.cls_logits[layer], out.spans[layer], iou, 1.0))
         for name, logits, spans, iou, factor in sets:
             if not self.with_iou_head:
                 iou = None
             gt_indices = self.matcher(
                 logits, span_cxw_to_xx(spans), [span_cxw_to_xx(g) for g in gt_spans],
-                iou_scores=None if iou is None else iou.sigmoid(), valid=out['valid'])
-            terms = matched_set_losses(logits, spans, iou, out['valid'], gt_indices, gt_spans,
+                iou_scores=None if iou is None else iou.sigmoid(), valid=out.valid)
+            terms = matched_set_losses(logits, spans, iou, out.valid, gt_indices, gt_spans,
                                        self.background_weight)
             losses.update(self._weighted(name, terms, factor))
-        for group, logits, spans in out['groups']:
+        for group, logits, spans in out.groups:
             for layer in range(logits.shape[0]):
                 terms = group_losses(group, logits[layer], spans[layer])
                 losses.update(self._weighted(f'{group.name}.d{layer}', terms, 1.0))
@@ -161,17 +187,18 @@ class SpanDETRHead(nn.Module):
     def _weighted(self, prefix: str, terms: Dict[str, Tensor], factor: float) -> Dict:
         return {f'{prefix}.{k}': v * self.loss_weights[k] * factor for k, v in terms.items()}
 
-    def denoising_group(self, gt_spans: List[Tensor], batch_size: int) -> Optional[QueryGroup]:
-        """The contrastive denoising group of this batch, or None (switched off / no GT)."""
-        if self.denoising is None:
+    def collaborative_group(self, samples: Optional[AnchorSamples]) -> Optional[QueryGroup]:
+        """The ATSS head's anchors as queries: content ``collab_proj`` of their
+        features, reference the anchor, target its GT (None: no group)."""
+        if samples is None or self.collab_proj is None:
             return None
-        return self.denoising(gt_spans, self.denoise_content.weight[0], batch_size)
+        return QueryGroup(name='collab', content=self.collab_proj(samples.features),
+                          reference=inverse_sigmoid(samples.spans), valid=samples.valid,
+                          labels=samples.labels, target_spans=samples.target_spans)
 
     @torch.no_grad()
-    def predict(self, out: Dict) -> Dict[str, Tensor]:
-        """Last-layer predictions: ``spans`` (B, Q, 2) normalised (centre, width),
-        ``probs`` (B, Q), ``ious`` (B, Q) (the probabilities again without the
-        IoU head), ``valid`` (B, Q)."""
-        probs = out['cls_logits'][-1].sigmoid()
-        ious = probs if out['iou_logits'] is None else out['iou_logits'][-1].sigmoid()
-        return dict(spans=out['spans'][-1], probs=probs, ious=ious, valid=out['valid'])
+    def predict(self, out: DETROutput) -> DETRPredictions:
+        """The last decoder layer's predictions."""
+        probs = out.cls_logits[-1].sigmoid()
+        ious = probs if out.iou_logits is None else out.iou_logits[-1].sigmoid()
+        return DETRPredictions(spans=out.spans[-1], probs=probs, ious=ious, valid=out.valid)
