@@ -127,11 +127,45 @@ def test_every_unit_has_a_layer():
     assert units == set(RANK), 'give every sub-package a layer here and in docs/design.md'
 
 
-def test_the_walk_sees_relative_and_function_level_imports(edges):
+def test_the_walk_sees_relative_imports(edges):
     assert ('sgdetr.apis', 'sgdetr.apis.inferencer', 1) in edges
-    # inside a function: the optional extractors of the inferencer
     assert any(s == 'sgdetr.apis.inferencer' and t.startswith('sgdetr.extractors')
                for s, t, _ in edges)
+
+
+#: what a function may import: the optional extras (and a POSIX-only module)
+OPTIONAL_IMPORTS = {'av', 'decord', 'open_clip', 'transformers', 'matplotlib', 'tqdm',
+                    'gradio', 'fcntl'}
+
+
+def function_level_imports(path: Path) -> List[Tuple[str, int]]:
+    """``(top-level module, line)`` of every import inside a function of ``path``."""
+    found = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                names = ([a.name for a in child.names] if isinstance(child, ast.Import)
+                         else ['sgdetr' if child.level else (child.module or '')])
+                found.extend([(n.split('.')[0], child.lineno) for n in names])
+            visit(child, in_function or isinstance(child, (ast.FunctionDef,
+                                                              ast.AsyncFunctionDef)))
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return found
+
+
+def test_functions_import_optional_extras_only():
+    bad = [f'{path.relative_to(PACKAGE.parent)}:{line} imports {name}'
+           for path, _ in package_modules().values()
+           for name, line in function_level_imports(path) if name not in OPTIONAL_IMPORTS]
+    assert not bad, 'import at the top of the module (only optional extras wait):\n' + \
+        '\n'.join(bad)
+
+
+def test_function_level_walk_finds_an_import(tmp_path):
+    module = tmp_path / 'm.py'
+    module.write_text('import os\n\ndef f():\n    import json\n    from . import x\n')
+    assert function_level_imports(module) == [('json', 4), ('sgdetr', 5)]
 
 
 def test_no_import_circle(edges):

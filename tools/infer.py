@@ -35,7 +35,7 @@ import time
 from mmengine.config import Config, DictAction
 
 from sgdetr.apis import DatasetSplit, MomentInferencer
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.evaluation.submission import dump_jsonl
 from sgdetr.extractors.cli import add_encoder_args, encoders_from_args
 from sgdetr.extractors.feature_files import is_feature_file

@@ -96,7 +96,7 @@ def main(argv=None):
     from mmengine.config import Config
 
     from sgdetr.apis import MomentSearcher
-    from sgdetr.datasets.errors import DataError
+    from sgdetr.errors import DataError
     from sgdetr.extractors.cli import encoders_from_args
     config, checkpoint = recorded_model(args.index)
     config, checkpoint = args.config or config, args.checkpoint or checkpoint

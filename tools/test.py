@@ -34,7 +34,7 @@ import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
 from sgdetr.apis.benchmark_config import evaluator_list
 from sgdetr.apis.runtime import build_runner
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError
 from sgdetr.evaluation.submission import SubmissionError
 

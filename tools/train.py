@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config, prepare_distributed
 from sgdetr.apis.runtime import build_runner
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError, bf16_is_fast
 from sgdetr.evaluation.submission import SubmissionError
 
@@ -35,6 +35,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='bfloat16 mixed-precision training (CPU and GPU)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step (MMEngine\'s `compile=True`; '
+                        'the first steps compile, minutes)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual batch size')
     parser.add_argument(
@@ -69,6 +72,8 @@ def build_config(args) -> Config:
             print_log(f'--amp: this {device.upper()} computes bfloat16 matrix products by '
                       'emulation (no AVX-512 BF16 / AMX; GPUs before Ampere): training will '
                       'be slower than in float32', logger='current', level=logging.WARNING)
+    if args.compile:
+        cfg.compile = True
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise RuntimeError(f'{args.config}: --auto-scale-lr needs '

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sgdetr.apis import MomentSearcher
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.search import IndexStore, StaleIndexError
 
 

@@ -25,7 +25,7 @@ import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.apis import load_tool_config
 from sgdetr.apis.benchmark_config import check_domains_present, select_domains
 from sgdetr.apis.highlight_benchmarks import format_markdown, run_benchmark, write_table
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError
 from sgdetr.evaluation.submission import SubmissionError
 

@@ -30,7 +30,7 @@ from sgdetr.apis import load_tool_config
 from sgdetr.apis.experiments import (STD_DDOF, choose_split, evaluate_checkpoint,
                                      format_summary, key_metric_names, run_checkpoint,
                                      summarize, train_run)
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.engine import CheckpointError, ConfigError
 from sgdetr.evaluation.submission import SubmissionError, dump_json
 

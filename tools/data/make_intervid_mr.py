@@ -49,7 +49,7 @@ import numpy as np
 
 from sgdetr.datasets.annotations import read_jsonl
 from sgdetr.datasets.caption_filter import MIN_WORDS, CaptionFilter
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 from sgdetr.datasets.intervid_mr import GRADE_STATS, PLACEMENTS
 from sgdetr.datasets.intervid_mr_builder import (MAX_SEGMENT_SECONDS,
                                                  InterVidMRBuilder,

@@ -26,11 +26,14 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from sgdetr import extractors
 from sgdetr.datasets.annotations import read_jsonl
 from sgdetr.datasets.features import (dataset_paths, layout_names, read_npz_array, read_pt_array,
                                       text_feature_path, video_feature_path)
 from sgdetr.evaluation.submission import prediction_to_submission
+from sgdetr.extractors import extract_video, is_feature_file, load_feature_file
 from .predictor import MomentPredictor, check_duration
+from .visualization import plot_prediction
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -74,7 +77,6 @@ class MomentInferencer:
     def _encoder(cfg, kind: str):
         if cfg is None:
             return None
-        from sgdetr import extractors
         return extractors.build_encoder(cfg, getattr(extractors, kind))
 
     # -- inputs ----------------------------------------------------------------
@@ -87,7 +89,6 @@ class MomentInferencer:
         """
         from_file = isinstance(video, str)
         if from_file:
-            from sgdetr.extractors import extract_video, is_feature_file, load_feature_file
             if is_feature_file(video):
                 features = load_feature_file(video)
             elif not osp.isfile(video):
@@ -118,7 +119,6 @@ class MomentInferencer:
         """Texts, (N, Dt) features and qids of ``queries``: each a text (with
         ``text_encoder``), (N, Dt) features, a feature file, or a dict with
         ``query`` and optionally ``qid`` and ``features`` (array or file)."""
-        from sgdetr.extractors import is_feature_file, load_feature_file
         texts, features, to_encode = [], [], []
         given_qids = []
         for index, query in enumerate(queries):
@@ -212,7 +212,6 @@ class MomentInferencer:
         entries = self.predict_features(features, query_features, duration, texts, qids, vid)
         result = dict(predictions=entries)
         if return_figures:
-            from .visualization import plot_prediction
             result['figures'] = [plot_prediction(e, clip_len=self.clip_len, top_k=top_k,
                                                  duration=duration) for e in entries]
         return result

@@ -23,8 +23,12 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.utils import ProgressBar
 
-from sgdetr.datasets.errors import DataError
+from sgdetr import extractors
+from sgdetr.errors import DataError
+from sgdetr.extractors import (VIDEO_EXTENSIONS, extract_video, is_feature_file, is_video_file,
+                               load_feature_file, save_video_features)
 from sgdetr.search.candidates import Candidates, candidate_windows, segment_scores
 from sgdetr.search.embedding import ModelEmbedding
 from sgdetr.search.errors import IndexMismatchError, StaleIndexError
@@ -204,7 +208,6 @@ class MomentSearcher:
         skipped, batch, bad = [], [], []
         bar = None
         if progress and plan.pending:
-            from mmengine.utils import ProgressBar
             bar = ProgressBar(len(plan.pending))
         try:
             for vid in plan.pending:
@@ -252,7 +255,6 @@ class MomentSearcher:
     def _extensions(self) -> tuple:
         if self.video_encoder is None:
             return FEATURE_EXTENSIONS
-        from sgdetr.extractors import VIDEO_EXTENSIONS
         return FEATURE_EXTENSIONS + VIDEO_EXTENSIONS
 
     def status(self, source: Optional[str] = None, detect: str = 'stat') -> UpdatePlan:
@@ -283,10 +285,8 @@ class MomentSearcher:
 
     def _read_source(self, vid: str, path: str):
         """(features (L, D), the feature file, decoded duration or None)."""
-        from sgdetr.extractors import is_video_file, load_feature_file
         if self.video_encoder is None or not is_video_file(path):
             return load_feature_file(path), path, None
-        from sgdetr.extractors import extract_video, save_video_features
         try:
             features, duration = extract_video(path, self.video_encoder, self.clip_len)
         except (ValueError, OSError, RuntimeError) as error:
@@ -309,7 +309,6 @@ class MomentSearcher:
     def query_tokens(self, query) -> np.ndarray:
         """(N, Dt) token features of a query text (with ``text_encoder``), a
         feature file, or features."""
-        from sgdetr.extractors import is_feature_file, load_feature_file
         if isinstance(query, str) and is_feature_file(query):
             return load_feature_file(query)
         if isinstance(query, str):
@@ -421,7 +420,6 @@ class MomentSearcher:
         if cached is not None and cached[0] == (record.size, record.mtime_ns):
             self._features.move_to_end(record.vid)
             return cached[1]
-        from sgdetr.extractors import load_feature_file
         features = load_feature_file(record.features)
         if len(features) != record.num_clips:
             raise StaleIndexError(f'{record.features}: {len(features)} clips, {record.num_clips} '
@@ -455,5 +453,4 @@ def _refreshed(record: VideoRecord, state: FileState, sha256: Optional[str]) -> 
 def _build(encoder, kind: str):
     if encoder is None or not isinstance(encoder, dict):
         return encoder
-    from sgdetr import extractors
     return extractors.build_encoder(encoder, getattr(extractors, kind))

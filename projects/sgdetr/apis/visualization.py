@@ -7,6 +7,8 @@ pred_saliency_scores``); ground truth is an annotation record
 are :class:`matplotlib.figure.Figure` objects made without pyplot, so no
 display backend is involved; :func:`save_figure` writes a PNG.
 """
+import os
+import os.path as osp
 import textwrap
 from typing import Dict, List, Optional, Sequence
 
@@ -30,8 +32,6 @@ def _figure(figsize):
 
 def save_figure(figure, path: str, dpi: int = 120) -> str:
     """Write ``figure`` as an image (the format from the extension)."""
-    import os
-    import os.path as osp
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     figure.savefig(path, dpi=dpi)

@@ -22,7 +22,7 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
-from .errors import DataError
+from sgdetr.errors import DataError
 
 REQUIRED_KEYS = ('qid', 'query', 'duration', 'vid')
 

@@ -44,8 +44,10 @@ from typing import (Dict, Hashable, Iterable, List, NamedTuple, Optional, Sequen
                     Tuple, Union)
 
 import numpy as np
+import torch
+from mmengine.utils import ProgressBar
 
-from .errors import DataError
+from sgdetr.errors import DataError
 
 _HEADER_LOCK = threading.Lock()
 
@@ -70,7 +72,6 @@ def read_pt_array(path: str) -> np.ndarray:
     Loaded with ``weights_only=True``: a file that would run code is refused.
     Raises :class:`DataError` as :func:`read_npz_array`.
     """
-    import torch
     try:
         tensor = torch.load(path, map_location='cpu', weights_only=True)
     except FileNotFoundError as error:
@@ -339,7 +340,6 @@ class FeatureStore:
             progress = len(tasks) >= 2000
         bar = None
         if progress:
-            from mmengine.utils import ProgressBar
             print(f'checking {len(tasks)} feature files')
             bar = ProgressBar(len(tasks))
 

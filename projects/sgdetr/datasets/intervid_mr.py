@@ -72,7 +72,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import DataError
+from sgdetr.errors import DataError
 from .features import l2_normalize, read_npz_array
 from .transforms import binary_saliency_from_windows
 

@@ -42,10 +42,11 @@ from numbers import Real
 from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
+import torch
 
 from sgdetr.engine.atomic_local_backend import atomic_output
+from sgdetr.errors import DataError
 from .caption_filter import FILTER_RULES, CaptionFilter
-from .errors import DataError
 from .features import LAYOUTS, read_npz_array, read_pt_array
 from .intervid_mr import (GRADE_STATS, PLACEMENTS, clip_caption_similarity,
                           load_caption_embedding, relabel_moment,
@@ -273,7 +274,6 @@ class InterVidMRBuilder:
         with atomic_output(osp.join(self.segment_dir, name)) as temp_path:
             with open(temp_path, 'wb') as handle:
                 if name.endswith('.pt'):
-                    import torch
                     torch.save(torch.from_numpy(
                         np.ascontiguousarray(video[first:last])), handle)
                 else:

@@ -32,7 +32,7 @@ from mmengine.logging import print_log
 
 from ..registry import DATASETS, TRANSFORMS
 from .annotations import parse_annotation, read_jsonl
-from .errors import DataError
+from sgdetr.errors import DataError
 from .features import FeatureStore, clip_count_disagrees, dataset_paths
 
 #: How many missing feature files an error message lists before summarising.

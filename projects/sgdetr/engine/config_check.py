@@ -39,7 +39,7 @@ import re
 from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 from mmengine.config import Config
-from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS, MODELS,
+from mmengine.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, METRICS, MODELS, RUNNERS,
                                OPTIM_WRAPPERS, OPTIMIZERS, PARAM_SCHEDULERS, TASK_UTILS,
                                TRANSFORMS)
 from mmengine.runner import Runner
@@ -56,7 +56,6 @@ def runner_class(cfg: Config) -> type:
     """The runner class ``runner_type`` names (``SGDETRRunner``, that of the
     tools, when it names none), looked up by name in the registry so that
     this module needs no import of the runner (which imports it)."""
-    from mmengine.registry import RUNNERS
     name = cfg.get('runner_type') or 'SGDETRRunner'
     with RUNNERS.switch_scope_and_registry(cfg.get('default_scope') or 'sgdetr') as scoped:
         found = scoped.get(name)

@@ -2,6 +2,8 @@
 import argparse
 from typing import Optional, Tuple
 
+from mmengine.config import DictAction
+
 from .base import TextEncoder, VideoEncoder
 from .registry import build_encoder
 
@@ -11,7 +13,6 @@ ENCODER_CHOICES = ('none', 'internvideo2', 'clip', 'open_clip')
 def add_encoder_args(parser: argparse.ArgumentParser, video: bool = True,
                      text: bool = True) -> argparse.ArgumentParser:
     """The options of :func:`encoders_from_args`."""
-    from mmengine.config import DictAction
     group = parser.add_argument_group(
         'encoders', 'how video files and query texts become features; use the encoder the '
         "model's features came from")

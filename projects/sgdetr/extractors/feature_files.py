@@ -13,7 +13,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from sgdetr.datasets.errors import DataError
+from sgdetr.errors import DataError
 # the path functions are the datasets' (one resolver); extractors re-export them
 from sgdetr.datasets.features import (layout_names, read_npz_array, read_pt_array,  # noqa: F401
                                       text_feature_path, video_feature_path)

@@ -1,4 +1,6 @@
 """Local saliency (paper §3.2): how well each clip matches the sentence token."""
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -36,11 +38,12 @@ class LocalSaliencyHead(nn.Module):
         self.pooling = MODELS.build(pooling, default_args=dict(embed_dims=embed_dims))
         self.log_scale = nn.Parameter(torch.tensor(float(log_scale_init)))
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
-        self.normalize = unit_vectors if stable_cosine else (lambda x: F.normalize(x, dim=-1))
+        self.stable_cosine = stable_cosine
 
     def score(self, clips: Tensor, sentence: Tensor) -> Tensor:
         """(B, L, H) clips, (B, H) sentence -> (B, L) logits (no masking)."""
-        cosine = (self.normalize(clips) * self.normalize(sentence)[:, None]).sum(-1)
+        normalize = unit_vectors if self.stable_cosine else partial(F.normalize, dim=-1)
+        cosine = (normalize(clips) * normalize(sentence)[:, None]).sum(-1)
         return cosine * self.log_scale.exp() + self.bias
 
     def forward(self, clips: Tensor, video_mask: Tensor, words: Tensor,

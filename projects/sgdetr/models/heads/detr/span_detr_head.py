@@ -169,12 +169,16 @@ class SpanDETRHead(nn.Module):
         for layer in range(out.cls_logits.shape[0]):
             iou = None if out.iou_logits is None else out.iou_logits[layer]
             sets.append((f'd{layer}', out.cls_logits[layer], out.spans[layer], iou, 1.0))
-        for name, logits, spans, iou, factor in sets:
-            if not self.with_iou_head:
-                iou = None
-            gt_indices = self.matcher(
-                logits, span_cxw_to_xx(spans), [span_cxw_to_xx(g) for g in gt_spans],
-                iou_scores=None if iou is None else iou.sigmoid(), valid=out.valid)
+        if not self.with_iou_head:
+            sets = [(name, logits, spans, None, factor) for name, logits, spans, _, factor in sets]
+        # every set matched in one call: one device-to-host transfer per step
+        num_sets, gt_xx = len(sets), [span_cxw_to_xx(g) for g in gt_spans]
+        matched = self.matcher(
+            torch.cat([s[1] for s in sets]).detach(),
+            span_cxw_to_xx(torch.cat([s[2] for s in sets]).detach()), gt_xx * num_sets,
+            iou_scores=None if sets[0][3] is None else torch.cat([s[3] for s in sets]).sigmoid(),
+            valid=out.valid.repeat(num_sets, 1)).chunk(num_sets)
+        for (name, logits, spans, iou, factor), gt_indices in zip(sets, matched):
             terms = matched_set_losses(logits, spans, iou, out.valid, gt_indices, gt_spans,
                                        self.background_weight)
             losses.update(self._weighted(name, terms, factor))
