@@ -2,7 +2,8 @@
 
     python tools/analysis/benchmark.py [--config configs/sgdetr_qvh.py]
         [--batch-sizes 32 64 128] [--precisions fp32 bf16] [--iters 5] [--warmup 1]
-        [--annotations ANN.jsonl] [--infer-batch 32] [--threads N] [--json OUT]
+        [--device cpu|cuda] [--compile] [--annotations ANN.jsonl] [--infer-batch 32]
+        [--threads N] [--json OUT]
 
 Batches: every sample takes the windows, duration, saliency and query length
 of a random query of ``--annotations`` (default: QVHighlights train from
@@ -15,9 +16,13 @@ groups and every loss are those of a real run.
 
 For each batch size and precision (``bf16`` = autocast, as ``tools/train.py
 --amp``) a fresh process reports: the median training step and samples/s,
-the process's peak RSS, the FLOPs of one step (``torch.utils.flop_counter``)
-and the achieved GFLOP/s next to the machine's measured matrix-product peak,
-and inference queries/s (``model.test_step`` on ``--infer-batch`` queries).
+the process's peak RSS (and on CUDA the peak allocated GPU memory), the FLOPs
+of one step (``torch.utils.flop_counter``) and the achieved GFLOP/s next to the
+device's measured matrix-product peak, and inference queries/s
+(``model.test_step`` on ``--infer-batch`` queries). ``--device cuda`` runs it on
+the GPU (timings synchronised); ``--compile`` wraps ``train_step`` and
+``test_step`` in ``torch.compile`` as MMEngine's ``compile=True`` does (the
+warm-up steps compile: give ``--warmup 3`` or more).
 
 ``--long-video CLIPS [CLIPS ...]`` instead times whole-video inference in a
 fresh process per length: one video of CLIPS clips with ``--long-queries``
@@ -72,6 +77,10 @@ def parse_args(argv=None):
                         help='JSON lines to draw the batches from (default: QVHighlights train '
                         'when present, else its statistics)')
     parser.add_argument('--infer-batch', type=int, default=32)
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'],
+                        help='where the model runs')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile train_step and test_step')
     parser.add_argument('--no-flops', action='store_true', help='skip the FLOP count')
     parser.add_argument('--threads', type=int, help='torch threads (default: torch decides)')
     parser.add_argument('--seed', type=int, default=0)
@@ -162,17 +171,26 @@ def make_samples(cfg, annotations: Optional[List[dict]], count: int, rng: np.ran
 
 
 # -- worker ---------------------------------------------------------------------
+def _sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
 def matmul_peak(dtype: torch.dtype, max_size: int = 2048, iters: int = 5,
-                budget_s: float = 0.5) -> float:
+                budget_s: float = 0.5, device: str = 'cpu') -> float:
     """GFLOP/s of a square matrix product in ``dtype`` on this machine.
 
     The size doubles from 256 up to ``max_size`` while one product takes less
     than ``budget_s`` (emulated bfloat16 can be 100x slower than float32)."""
     size = 256
     while True:
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        a = torch.randn(size, size, dtype=dtype, device=device)
+        b = torch.randn(size, size, dtype=dtype, device=device)
+        a @ b  # first call: kernel selection
+        _sync(device)
         start = time.perf_counter()
         a @ b
+        _sync(device)
         once = time.perf_counter() - start
         if size >= max_size or once > budget_s / 8:
             break
@@ -181,6 +199,7 @@ def matmul_peak(dtype: torch.dtype, max_size: int = 2048, iters: int = 5,
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
+    _sync(device)
     return 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
 
 
@@ -208,7 +227,11 @@ def worker(args) -> dict:
     cfg, rng = worker_setup(args)
     init_default_scope('sgdetr')
     annotations = load_annotations(args.annotations)
-    model = MODELS.build(cfg.model)
+    device = args.device
+    model = MODELS.build(cfg.model).to(device)
+    if args.compile:  # as MMEngine's Runner does for compile=True
+        model.train_step = torch.compile(model.train_step)
+        model.test_step = torch.compile(model.test_step)
     optim_cfg = dict(cfg.optim_wrapper)
     if precision == 'bf16':
         optim_cfg['type'] = 'BF16OptimWrapper'
@@ -218,17 +241,20 @@ def worker(args) -> dict:
     batches = [pseudo_collate(pool[:batch_size]), pseudo_collate(pool[batch_size:])]
     times = []
     for i in range(args.warmup + args.iters):
+        _sync(device)
         start = time.perf_counter()
         model.train_step(batches[i % 2], optim_wrapper)
+        _sync(device)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
     step = statistics.median(times)
-    result = dict(batch_size=batch_size, precision=precision, train_step_median_s=step,
+    result = dict(batch_size=batch_size, precision=precision, device=device,
+                  compiled=args.compile, train_step_median_s=step,
                   train_step_min_s=min(times), train_samples_per_s=batch_size / step,
                   parameters=sum(p.numel() for p in model.parameters()),
                   windows_per_query=float(np.mean([len(s['data_samples'].gt_instances)
                                                    for s in pool])))
-    if not args.no_flops:
+    if not args.no_flops and not args.compile:
         from torch.utils.flop_counter import FlopCounterMode
         counter = FlopCounterMode(display=False)
         with counter:
@@ -236,18 +262,23 @@ def worker(args) -> dict:
         result['train_gflop_per_step'] = counter.get_total_flops() / 1e9
         result['train_gflop_per_s'] = result['train_gflop_per_step'] / step
     result['matmul_peak_gflop_per_s'] = matmul_peak(
-        torch.bfloat16 if precision == 'bf16' else torch.float32)
+        torch.bfloat16 if precision == 'bf16' else torch.float32, device=device)
     model.eval()
     test_batch = pseudo_collate(make_samples(cfg, annotations, args.infer_batch, rng, test=True))
     infer = []
     for i in range(args.warmup + args.iters):
+        _sync(device)
         start = time.perf_counter()
-        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=precision == 'bf16'):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == 'bf16'):
             model.test_step(test_batch)
+        _sync(device)
         if i >= args.warmup:
             infer.append(time.perf_counter() - start)
     result['inference_queries_per_s'] = args.infer_batch / statistics.median(infer)
     result['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    if device == 'cuda':
+        result['peak_gpu_memory_gb'] = torch.cuda.max_memory_allocated() / 2**30
+        result['gpu'] = torch.cuda.get_device_name()
     return result
 
 
@@ -309,9 +340,11 @@ def main(argv=None) -> Dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     if args.long_video:
         return long_video_report(args, argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device here')
     if args.precisions is None:
         from sgdetr.engine import bf16_is_fast
-        args.precisions = ['fp32', 'bf16'] if bf16_is_fast('cpu') else ['fp32']
+        args.precisions = ['fp32', 'bf16'] if bf16_is_fast(args.device) else ['fp32']
         if 'bf16' not in args.precisions:
             print('bf16 skipped: this CPU has no native bfloat16 (AVX-512 BF16 / AMX); '
                   'pass --precisions bf16 to measure the emulation', flush=True)
@@ -326,7 +359,7 @@ def main(argv=None) -> Dict:
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     report = dict(machine=machine_info(), settings=dict(
         config=osp.relpath(args.config, REPO), iters=args.iters, warmup=args.warmup,
-        infer_batch=args.infer_batch,
+        infer_batch=args.infer_batch, device=args.device, compiled=args.compile,
         batches='annotations' if load_annotations(args.annotations) else 'statistics'),
         results=results)
     print_report(report)
@@ -369,7 +402,10 @@ def print_report(report: dict) -> None:
           f"torch {m['torch']} ({m['torch_threads']} threads), load {m.get('load_average_1min')}")
     print(f"CPU kernels: {m.get('cpu_capability')}; native bfloat16 (AVX-512 BF16 / AMX): "
           f"{'yes' if m.get('native_bf16') else 'no, bf16 is emulated'}")
-    print(f"{s['config']}, batches from {s['batches']}, median of {s['iters']} steps\n")
+    gpu = report['results'][0].get('gpu') if report['results'] else None
+    where = f"GPU {gpu}" if gpu else 'CPU'
+    print(f"{s['config']} on the {where}{' (compiled)' if s.get('compiled') else ''}, "
+          f"batches from {s['batches']}, median of {s['iters']} steps\n")
     header = ('batch', 'prec', 'step s', 'samples/s', 'GFLOP/step', 'GFLOP/s', 'peak',
               'infer q/s', 'peak RSS GB')
     print(''.join(f'{h:>12}' for h in header))
@@ -379,7 +415,8 @@ def print_report(report: dict) -> None:
         print(f"{r['batch_size']:>12}{r['precision']:>12}{r['train_step_median_s']:>12.3f}"
               f"{r['train_samples_per_s']:>12.2f}{flops:>12.1f}{rate:>12.1f}"
               f"{r['matmul_peak_gflop_per_s']:>12.1f}{r['inference_queries_per_s']:>12.1f}"
-              f"{r['peak_rss_gb']:>12.2f}")
+              f"{r['peak_rss_gb']:>12.2f}"
+              + (f"  GPU {r['peak_gpu_memory_gb']:.2f} GB" if 'peak_gpu_memory_gb' in r else ''))
     low, high = PEER['train_step_s']
     print(f"\n{PEER['name']} (measured on these machines at batch 32): {low}-{high} s per "
           f"training step, {PEER['queries_per_s'][0]}-{PEER['queries_per_s'][1]} queries/s")
