@@ -80,3 +80,21 @@ def test_batch_matching_is_optimal_per_sample():
         gts = InstanceData(spans=gt[b], labels=torch.zeros(len(gt[b]), dtype=torch.long))
         cost = sum(c(pred, gts) for c in singles)
         assert result[b].tolist() == brute_force(cost)
+
+
+def test_stacked_sets_are_matched_each_on_its_own():
+    """S sets of one batch's predictions stacked along the batch axis: one call gives
+    what S calls give, each set against the batch's GT."""
+    torch.manual_seed(1)
+    matcher = build_matcher([dict(type='ProbabilityCost', weight=4.0),
+                             dict(type='SpanL1Cost', weight=10.0),
+                             dict(type='SpanIoUCost', weight=1.0)],
+                            dict(type='PredictedIoUCost', weight=1.0))
+    gt = [span_cxw_to_xx(torch.rand(k, 2) * 0.5 + 0.2) for k in (2, 0, 3)]
+    sets = [(torch.randn(3, 6), span_cxw_to_xx(torch.rand(3, 6, 2) * 0.5 + 0.2),
+             torch.rand(3, 6), torch.rand(3, 6) > 0.2) for _ in range(4)]
+    stacked = matcher(*(torch.cat([s[0] for s in sets]), torch.cat([s[1] for s in sets])), gt,
+                      torch.cat([s[2] for s in sets]), torch.cat([s[3] for s in sets]))
+    for s, part in zip(sets, stacked.chunk(4)):
+        assert torch.equal(part, matcher(s[0], s[1], gt, s[2], s[3]))
+    assert not all(torch.equal(stacked.chunk(4)[0], p) for p in stacked.chunk(4)[1:])

@@ -27,15 +27,15 @@ def test_a_sample_without_clip_pairs_takes_no_part_in_the_margin_loss(shared_dat
     model = MODELS.build(tiny_cfg(shared_data, tmp_path).model)
     samples = [sample(8, ([1, 2], [5, 6])), sample(12)]
     targets = model._targets(samples, torch.ones(2, 12, dtype=torch.bool))
-    assert targets['pos_clips'].tolist() == [[1, 2], [-1, -1]]
-    assert targets['neg_clips'].tolist() == [[5, 6], [-1, -1]]
+    assert targets.pos_clips.tolist() == [[1, 2], [-1, -1]]
+    assert targets.neg_clips.tolist() == [[5, 6], [-1, -1]]
     # the margin loss of the batch is that of the sample with pairs alone
     saliency = torch.randn(2, 12)
-    loss = model.saliency_loss(saliency, torch.ones(2, 12, dtype=torch.bool), targets['labels'],
-                               targets['pos_clips'], targets['neg_clips'])
+    loss = model.saliency_loss(saliency, torch.ones(2, 12, dtype=torch.bool), targets.labels,
+                               targets.pos_clips, targets.neg_clips)
     alone = model.saliency_loss(saliency[:1], torch.ones(1, 12, dtype=torch.bool),
-                                targets['labels'][:1], targets['pos_clips'][:1],
-                                targets['neg_clips'][:1])
+                                targets.labels[:1], targets.pos_clips[:1],
+                                targets.neg_clips[:1])
     torch.testing.assert_close(loss['hd.loss_margin'], alone['hd.loss_margin'])
 
 

@@ -17,7 +17,10 @@ class SpanHungarianMatcher:
     """One-to-one assignment minimising the sum of match costs.
 
     The cost of every (query, GT) pair of the batch is computed at once, as
-    one (B*Q, sum K) matrix; scipy then solves each sample's block.
+    one (B*Q, sum K) matrix; scipy then solves each sample's block. Several
+    sets of predictions of one batch (a DETR head's decoder layers) may be
+    stacked along the batch axis, ``S * B`` rows for ``B`` GT lists: each set
+    is matched on its own, and the costs cross the device boundary once.
 
     Invalid queries (``valid`` False) are matched only when a sample has
     more GT spans than valid queries, and such matches are dropped.
@@ -44,16 +47,19 @@ class SpanHungarianMatcher:
                  valid: Optional[Tensor] = None) -> Tensor:
         """
         Args:
-            cls_logits: (B, Q) foreground logits.
-            spans: (B, Q, 2) predicted start/end.
+            cls_logits: (S*B, Q) foreground logits (S sets of the B samples).
+            spans: (S*B, Q, 2) predicted start/end.
             gt_spans: B tensors (K_b, 2) of GT start/end.
-            iou_scores: optional (B, Q) predicted IoU in [0, 1].
-            valid: optional (B, Q) bool.
+            iou_scores: optional (S*B, Q) predicted IoU in [0, 1].
+            valid: optional (S*B, Q) bool.
         Returns:
-            (B, Q) long: index into ``gt_spans[b]`` of each query's GT, -1 for
-            unmatched queries (the format of ``QueryGroup.gt_indices``).
+            (S*B, Q) long: index into ``gt_spans[b]`` of each query's GT, -1 for
+            unmatched queries.
         """
-        batch_size, num_queries = cls_logits.shape
+        rows, num_queries = cls_logits.shape
+        batch_size = len(gt_spans)
+        if rows % batch_size:
+            raise ValueError(f'{rows} prediction rows for {batch_size} samples')
         pred = InstanceData(scores=cls_logits.reshape(-1, 1).float(),
                             spans=spans.reshape(-1, 2).float())
         gt_all = torch.cat(list(gt_spans)).to(spans).reshape(-1, 2)
@@ -64,16 +70,16 @@ class SpanHungarianMatcher:
             pred.iou_scores = iou_scores.reshape(-1).float()
             costs.append(self.iou_cost)
         cost = sum(c(pred, gt) for c in costs)
-        cost = cost.view(batch_size, num_queries, -1)
+        cost = cost.view(rows, num_queries, -1)
         if valid is not None:
             cost = cost.masked_fill(~valid[..., None], INVALID_COST)
         cost = cost.cpu()
 
-        gt_indices = torch.full((batch_size, num_queries), -1, dtype=torch.long)
+        gt_indices = torch.full((rows, num_queries), -1, dtype=torch.long)
         blocks = cost.split([len(g) for g in gt_spans], dim=-1)
-        for b, block in enumerate(blocks):
-            rows, cols = linear_sum_assignment(block[b].numpy())
-            gt_indices[b, torch.as_tensor(rows, dtype=torch.long)] = \
+        for row in range(rows):
+            found, cols = linear_sum_assignment(blocks[row % batch_size][row].numpy())
+            gt_indices[row, torch.as_tensor(found, dtype=torch.long)] = \
                 torch.as_tensor(cols, dtype=torch.long)
         gt_indices = gt_indices.to(cls_logits.device)
         if valid is not None:

@@ -175,7 +175,7 @@ class SpanDETRHead(nn.Module):
         num_sets, gt_xx = len(sets), [span_cxw_to_xx(g) for g in gt_spans]
         matched = self.matcher(
             torch.cat([s[1] for s in sets]).detach(),
-            span_cxw_to_xx(torch.cat([s[2] for s in sets]).detach()), gt_xx * num_sets,
+            span_cxw_to_xx(torch.cat([s[2] for s in sets]).detach()), gt_xx,
             iou_scores=None if sets[0][3] is None else torch.cat([s[3] for s in sets]).sigmoid(),
             valid=out.valid.repeat(num_sets, 1)).chunk(num_sets)
         for (name, logits, spans, iou, factor), gt_indices in zip(sets, matched):
