@@ -96,3 +96,16 @@ def test_saliency_projection_grad_scales_the_gradient_only(factor):
         grads.append(out.saliency_local.detach())
     torch.testing.assert_close(grads[1], grads[3], rtol=0, atol=0)  # same forward
     torch.testing.assert_close(grads[2], factor * grads[0])
+
+
+def test_the_aligned_variant_config_has_the_released_tensors():
+    """configs/variants/sgdetr_qvh_aligned_init.py: every released tensor, same shapes
+    (a converted released checkpoint loads into it strictly)."""
+    from mmengine.config import Config
+    from model_test_utils import QVH_CONFIG
+    shapes = []
+    for path in (QVH_CONFIG, QVH_CONFIG.parent / 'variants' / 'sgdetr_qvh_aligned_init.py'):
+        torch.manual_seed(0)
+        model = MODELS.build(Config.fromfile(str(path)).model)
+        shapes.append({k: v.shape for k, v in model.state_dict().items()})
+    assert shapes[0] == shapes[1]
