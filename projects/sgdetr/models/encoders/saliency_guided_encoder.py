@@ -56,11 +56,6 @@ class EncoderOutput:
         return self.saliency_local if self.saliency_global is None else self.saliency_global
 
 
-def scale_grad(x: Tensor, factor: float) -> Tensor:
-    """``x``, with its gradient multiplied by ``factor`` on the way back."""
-    return x if factor == 1.0 else x.detach() + factor * (x - x.detach())
-
-
 @torch.no_grad()
 def copy_projection(source: nn.Module, target: nn.Module) -> None:
     """Give ``target`` the parameters of ``source`` (same structure). Where ``target``
@@ -113,14 +108,10 @@ class SaliencyGuidedEncoder(nn.Module):
         saliency_space: ``'projected'`` or ``'raw'``.
         aligned_init: start the projections and the pooling aligned (needs
             features of one video-text space).
-        saliency_projection_grad: factor of the local saliency's gradient that
-            reaches the input projections (1: as released; the forward pass is
-            the same for every value).
     """
 
     def __init__(self, video_dim: int, text_dim: int, embed_dims: int = 256,
-                 saliency_space: str = 'projected', aligned_init: bool = False,
-                 saliency_projection_grad: float = 1.0, **modules):
+                 saliency_space: str = 'projected', aligned_init: bool = False, **modules):
         super().__init__()
         unknown = set(modules) - set(DEFAULTS)
         if unknown:
@@ -143,7 +134,6 @@ class SaliencyGuidedEncoder(nn.Module):
                              'read the clips in the text space: video_dim '
                              f'{video_dim} < text_dim {text_dim}')
         self.saliency_space = saliency_space
-        self.saliency_projection_grad = saliency_projection_grad
         local = dict(cfg['local_saliency'])
         if saliency_space == 'raw' or aligned_init:
             pooling = local.get('pooling') or dict(type='LearnedAggregationPooling', num_layers=2)
@@ -166,17 +156,16 @@ class SaliencyGuidedEncoder(nn.Module):
         """
         clips, words = self.video_proj(video), self.text_proj(text)
         raw = self.saliency_space == 'raw'
-        grad = self.saliency_projection_grad
         saliency_local, sentence = self.local_saliency(
-            video[..., :self.text_dim] if raw else scale_grad(clips, grad), video_mask,
-            text if raw else scale_grad(words, grad), text_mask)
+            video[..., :self.text_dim] if raw else clips, video_mask, text if raw else words,
+            text_mask)
         pos = self.positional_encoding(video_mask).to(clips.dtype)
         words, clips = self.modality_embed(words, clips)
         context, memory, saliency_global = self.contextualise(
             clips, pos, video_mask, words, text_mask, saliency_local)
         # the clips a negative pair's local score reads: as released, the
         # embedded clips (the positive pair read them before the embedding)
-        scored = video[..., :self.text_dim] if raw else scale_grad(clips, grad)
+        scored = video[..., :self.text_dim] if raw else clips
         return EncoderOutput(memory=memory, pos=pos, context=context,
                              saliency_local=saliency_local, saliency_global=saliency_global,
                              sentence=sentence, video=clips, text=words, scored_clips=scored)
