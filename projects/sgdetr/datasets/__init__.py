@@ -1,7 +1,7 @@
 """Datasets, feature loading, pipeline transforms, batching, synthetic data."""
+from sgdetr.errors import DataError
 from .annotations import parse_annotation, read_jsonl
 from .data_preprocessor import MomentDataPreprocessor, pad_sequences
-from sgdetr.errors import DataError
 from .highlight_targets import HighlightSaliencyTargets
 from .features import (LAYOUTS, DatasetPaths, FeatureStore, combine_video_sources,
                        dataset_paths, l2_normalize, read_npz_array, read_pt_array)

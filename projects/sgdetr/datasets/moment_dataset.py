@@ -30,9 +30,9 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
+from sgdetr.errors import DataError
 from ..registry import DATASETS, TRANSFORMS
 from .annotations import parse_annotation, read_jsonl
-from sgdetr.errors import DataError
 from .features import FeatureStore, clip_count_disagrees, dataset_paths
 
 #: How many missing feature files an error message lists before summarising.
