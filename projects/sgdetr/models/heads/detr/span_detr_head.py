@@ -28,18 +28,22 @@ class DETROutput:
     """Every decoder layer's predictions (D layers, Q matching queries).
 
     Attributes:
-        selection: the query selector's output (the encoder loss reads it).
-        valid: (B, Q) bool, the selected slots.
+        selection: the query selector's output (the encoder loss reads it; its
+            ``valid`` (B, Q) marks the selected slots, :attr:`valid`).
         cls_logits: (D, B, Q).  spans: (D, B, Q, 2) normalised (centre, width).
         iou_logits: (D, B, Q), or None without the IoU head.
         groups: per query group, ``(group, cls_logits (D, B, G), spans (D, B, G, 2))``.
     """
     selection: QuerySelection
-    valid: Tensor
     cls_logits: Tensor
     spans: Tensor
     iou_logits: Optional[Tensor]
     groups: List[Tuple[QueryGroup, Tensor, Tensor]]
+
+    @property
+    def valid(self) -> Tensor:
+        """(B, Q) bool: the slots the selector filled."""
+        return self.selection.valid
 
 
 @dataclass
@@ -149,8 +153,8 @@ class SpanDETRHead(nn.Module):
             part = slice(start, start + size)
             outputs.append((group, cls_logits[:, :, part], spans[:, :, part]))
             start += size
-        return DETROutput(selection=selection, valid=selection.valid,
-                          cls_logits=cls_logits[:, :, start:], spans=spans[:, :, start:],
+        return DETROutput(selection=selection, cls_logits=cls_logits[:, :, start:],
+                          spans=spans[:, :, start:],
                           iou_logits=None if iou_logits is None else iou_logits[:, :, start:],
                           groups=outputs)
 
