@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 import torch
 from mmcv.cnn.bricks import DropPath
+from mmdet.models.task_modules import ATSSAssigner
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 import sgdetr  # noqa: F401  (registers every component)
 from sgdetr.datasets.transforms import sample_saliency_pairs
 from sgdetr.registry import MODELS
-from sgdetr.structures import MomentDataSample
+from sgdetr.structures import MomentDataSample, lift_spans
 
 REPO = Path(__file__).parents[2]
 DEMO_CONFIG = REPO / 'configs' / 'sgdetr_demo.py'
@@ -97,6 +98,26 @@ def assert_gradients_reach(module: nn.Module, loss: Tensor,
             zero.append(name)
     assert not missing, f'not connected to the loss: {missing}'
     assert not zero, f'zero gradient: {zero}'
+
+
+def mmdet_atss(topk: int, anchors: Tensor, num_level_anchors: List[int],
+               gt_spans: Tensor) -> Tensor:
+    """MMDetection's ``ATSSAssigner`` on one sample's lifted spans (the reference of
+    :class:`sgdetr.models.task_modules.SpanATSSAssigner`).
+
+    Args:
+        anchors: (N, 2) level-major.  num_level_anchors: per level.  gt_spans: (K, 2).
+    Returns:
+        (N,) long: the assigned GT or -1.
+    """
+    if len(gt_spans) == 0:
+        return torch.full((len(anchors), ), -1, dtype=torch.long)
+    assigner = ATSSAssigner(topk=topk, iou_calculator=dict(type='sgdetr.SpanOverlaps1D'))
+    result = assigner.assign(
+        InstanceData(priors=lift_spans(anchors)), num_level_anchors,
+        InstanceData(bboxes=lift_spans(gt_spans),
+                     labels=torch.zeros(len(gt_spans), dtype=torch.long)))
+    return result.gt_inds - 1  # mmdet: 0 = background, i + 1 = GT i
 
 
 # -- the tiny detector -----------------------------------------------------------

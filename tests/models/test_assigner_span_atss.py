@@ -1,4 +1,4 @@
-"""1D ATSS assignment through MMDetection's ATSSAssigner on lifted spans."""
+"""Batched 1D ATSS assignment, against MMDetection's ATSSAssigner on lifted spans."""
 import statistics
 
 import pytest
@@ -7,6 +7,7 @@ from mmdet.models.task_modules import BboxOverlaps2D
 from mmdet.models.task_modules.assigners.atss_assigner import \
     bbox_center_distance
 
+from model_test_utils import length_mask, mmdet_atss
 from sgdetr.models.heads.atss import level_anchors
 from sgdetr.models.task_modules.span_atss_assigner import SpanATSSAssigner
 from sgdetr.structures import lift_spans
@@ -47,14 +48,19 @@ def test_center_distance_of_lifted_spans_is_1d_distance_bitwise():
 
 def test_registered():
     assigner = TASK_UTILS.build(dict(type='SpanATSSAssigner', topk=3))
-    assert isinstance(assigner, SpanATSSAssigner)
-    assert isinstance(assigner._assigner.iou_calculator, SpanOverlaps1D)
+    assert isinstance(assigner, SpanATSSAssigner) and assigner.topk == 3
 
 
 def clip_anchors(num_clips, widths):
-    """Anchors of the given widths centred on every clip, level-major (N, 2)."""
-    return torch.cat(level_anchors([num_clips] * len(widths), [1] * len(widths),
-                                   [w + 1 for w in widths]))
+    """Anchors of the given widths centred on every clip: per level (L, 2)."""
+    return level_anchors([num_clips] * len(widths), [1] * len(widths), [w + 1 for w in widths])
+
+
+def assign_one(assigner, anchors, gts):
+    """One sample whose anchors are all valid: (N,) over the concatenated levels."""
+    masks = [torch.ones(1, len(a), dtype=torch.bool) for a in anchors]
+    gts = torch.as_tensor(gts, dtype=torch.float32).reshape(1, -1, 2)
+    return assigner.assign(anchors, masks, gts, torch.ones(gts.shape[:2], dtype=torch.bool))[0]
 
 
 def test_single_gt_hand_computed():
@@ -65,8 +71,7 @@ def test_single_gt_hand_computed():
     #                [3.5,7.5] 2.5/5.3 = 0.4717.
     # mean 0.4681 + unbiased std 0.2514 = 0.7195 -> width-4 anchors at clips
     # 4 and 3, both centred inside the GT.
-    assigned = SpanATSSAssigner(topk=3).assign(clip_anchors(8, (1, 4)), [8, 8],
-                                               torch.tensor([[2.2, 6.0]]))
+    assigned = assign_one(SpanATSSAssigner(topk=3), clip_anchors(8, (1, 4)), [[2.2, 6.0]])
     expected = torch.full((2, 8), -1)
     expected[1, 3] = expected[1, 4] = 0
     assert torch.equal(assigned.view(2, 8), expected)
@@ -79,16 +84,57 @@ def test_anchor_claimed_by_two_gts_goes_to_the_higher_iou():
     # GT1 [0.5, 2.5]: candidates clips {1, 0, 2}; IoUs w1: .5 .2 .2,
     # w3: .6667 .4286 .4286; threshold .4040 + .1804 = .5843 -> only [0, 3].
     # [0, 3] overlaps GT0 more (.8333 > .6667): it goes to GT0.
-    assigned = SpanATSSAssigner(topk=3).assign(
-        clip_anchors(8, (1, 3)), [8, 8], torch.tensor([[0.0, 2.5], [0.5, 2.5]]))
+    assigned = assign_one(SpanATSSAssigner(topk=3), clip_anchors(8, (1, 3)),
+                          [[0.0, 2.5], [0.5, 2.5]])
     expected = torch.full((2, 8), -1)
     expected[1, 1] = 0
     assert torch.equal(assigned.view(2, 8), expected)
 
 
 def test_no_gt_leaves_everything_background():
-    assigned = SpanATSSAssigner().assign(clip_anchors(6, (1, 2)), [6, 6], torch.zeros(0, 2))
+    assigned = assign_one(SpanATSSAssigner(), clip_anchors(6, (1, 2)), torch.zeros(0, 2))
     assert (assigned == -1).all() and assigned.shape == (12, )
+
+
+def random_batch(generator, lengths, total, max_gts=4):
+    """The released pyramid (strides 0.5-4, sizes 4-64) over videos of ``lengths``
+    clips padded to ``total``, and GTs on half-unit boundaries, as QVHighlights'
+    whole seconds give them: many GT centres are equidistant from two anchors."""
+    shapes = (2 * total, total, total // 2, total // 4)
+    anchors = level_anchors(shapes, (0.5, 1, 2, 4), (4, 16, 32, 64))
+    masks = [length_mask([n * s // total for n in lengths], total=s) for s in shapes]
+    gts = []
+    for n in lengths:
+        count = int(torch.randint(0, max_gts + 1, (1, ), generator=generator))
+        start = torch.randint(0, 2 * n, (count, ), generator=generator).float() / 2
+        end = torch.minimum(start + torch.randint(1, 2 * n, (count, ), generator=generator) / 2,
+                            torch.tensor(float(n)))
+        gts.append(torch.stack([torch.minimum(start, end - 0.5), end], -1))
+    return anchors, masks, gts
+
+
+@pytest.mark.parametrize('topk', [3, 12, 18])
+def test_batch_equals_mmdetection_sample_by_sample(topk):
+    """Mixed lengths, padding, samples without GT, equidistant candidates: every
+    sample is assigned exactly as MMDetection's assigner assigns it alone."""
+    g = torch.Generator().manual_seed(topk)
+    compared = 0
+    for _ in range(25):
+        total = 4 * int(torch.randint(1, 30, (1, ), generator=g))
+        lengths = [total] + [4 * int(torch.randint(1, total // 4 + 1, (1, ), generator=g))
+                             for _ in range(int(torch.randint(0, 5, (1, ), generator=g)))]
+        anchors, masks, gts = random_batch(g, lengths, total)
+        padded = torch.nn.utils.rnn.pad_sequence(gts, batch_first=True)
+        gt_valid = length_mask([len(x) for x in gts], total=padded.shape[1])
+        assigned = SpanATSSAssigner(topk).assign(anchors, masks, padded, gt_valid)
+        valid = torch.cat(masks, 1)
+        assert (assigned[~valid] == -1).all()
+        for b, gt in enumerate(gts):
+            expected = mmdet_atss(topk, torch.cat(anchors)[valid[b]],
+                                  [int(m[b].sum()) for m in masks], gt)
+            assert torch.equal(assigned[b][valid[b]], expected), (lengths[b], total)
+            compared += int((expected >= 0).sum())
+    assert compared > 100  # positives were compared, not only background
 
 
 def reference_atss(anchors_per_level, gts, topk):
@@ -153,8 +199,7 @@ def test_matches_plain_reference_on_random_cases(levels):
                                   gts.double().tolist(), topk=3 if total < 20 else 12)
         if expected is None:
             continue
-        assigned = SpanATSSAssigner(topk=3 if total < 20 else 12).assign(
-            torch.cat(anchors), levels['lengths'], gts)
+        assigned = assign_one(SpanATSSAssigner(topk=3 if total < 20 else 12), anchors, gts)
         assert torch.equal(assigned, expected)
         checked += 1
     assert checked >= 20

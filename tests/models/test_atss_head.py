@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from model_test_utils import (assert_gradients_reach, fill_padding, pyramid_inputs,
+from model_test_utils import (assert_gradients_reach, fill_padding, mmdet_atss, pyramid_inputs,
                               randomise_parameters)
 from sgdetr.models.heads import ATSSOutput, SpanATSSHead
 from sgdetr.models.heads.atss import level_anchors
@@ -33,6 +33,9 @@ TIMELINES = torch.tensor([32.0, 16.0])
 GT_SECONDS = [torch.tensor([[4.0, 11.0], [20.0, 30.0], [1.0, 31.0]]),
               torch.tensor([[2.0, 9.0]])]
 GT = [span_xx_to_cxw(g / t) for g, t in zip(GT_SECONDS, TIMELINES)]
+#: the same GT in units of 2 s (whole seconds / 2)
+GT_UNITS = [torch.tensor([[2.0, 5.5], [10.0, 15.0], [0.5, 15.5]]), torch.tensor([[1.0, 4.5]])]
+EMPTY = [torch.zeros(0, 2), torch.zeros(0, 2)]
 
 
 def test_level_anchors_values():
@@ -76,46 +79,52 @@ def test_forward_shapes_prior_and_padding():
 def test_targets_are_whole_seconds_in_units():
     head = build()
     gt = [span_xx_to_cxw(torch.tensor([[15.7, 52.5]]) / 150)]
-    units = head.to_units(gt, torch.tensor([150.0]))
+    units, valid = head.to_units(gt, torch.tensor([150.0]))
     # seconds truncated to whole seconds, then divided by unit_seconds (2)
     torch.testing.assert_close(units[0], torch.tensor([[7.5, 26.0]]))
+    assert valid.tolist() == [[True]]
+    # samples with fewer GTs are padded, and their padding is marked
+    units, valid = head.to_units(GT, TIMELINES)
+    assert units.shape == (2, 3, 2) and valid.tolist() == [[True] * 3, [True, False, False]]
+    torch.testing.assert_close(units[0], GT_UNITS[0])
+    torch.testing.assert_close(units[1, :1], GT_UNITS[1])
 
 
 def test_assignment_is_per_sample_atss_on_valid_anchors():
     head = build(topk=3)
     out, levels, masks = run(head)
-    units = head.to_units(GT, TIMELINES)
-    assigned = head.assign(out, units)
+    units, units_valid = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units, units_valid)
     assert assigned.shape == out.valid.shape
     assert (assigned[~out.valid] == -1).all()
     assert (assigned >= 0).sum() > 0
     for b in range(2):
         valid = out.valid[b]
-        own = head.assigner.assign(out.anchors[valid], [int(m[b].sum()) for m in masks],
-                                   units[b])
+        own = mmdet_atss(3, out.anchors[valid], [int(m[b].sum()) for m in masks],
+                         units[b][units_valid[b]])
         assert torch.equal(assigned[b][valid], own)
-        assert set(assigned[b][assigned[b] >= 0].tolist()) <= set(range(len(units[b])))
+        assert set(assigned[b][assigned[b] >= 0].tolist()) <= set(range(len(GT[b])))
     # the short sample alone is assigned the same
     alone = head([lvl[1:, :m[1].sum()] for lvl, m in zip(levels, masks)],
                  [m[1:, :m[1].sum()] for m in masks])
-    assert torch.equal(head.assign(alone, units[1:])[0], assigned[1][out.valid[1]])
-    no_gt = head.assign(out, [torch.zeros(0, 2), torch.zeros(0, 2)])
+    alone_units = head.to_units(GT[1:], TIMELINES[1:])
+    assert torch.equal(head.assign(alone, *alone_units)[0], assigned[1][out.valid[1]])
+    no_gt = head.assign(out, *head.to_units(EMPTY, TIMELINES))
     assert (no_gt == -1).all()
 
 
 def test_loss_terms_finite_and_centerness_targets():
     head = randomise_parameters(build())
     out, _, _ = run(head)
-    units = head.to_units(GT, TIMELINES)
-    assigned = head.assign(out, units)
+    units, units_valid = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units, units_valid)
     losses = head.loss(out, assigned, units)
     assert set(losses) == {'atss.loss_cls', 'atss.loss_l1', 'atss.loss_giou',
                            'atss.loss_centerness'}
     assert all(torch.isfinite(v) and v > 0 for v in losses.values()), losses
     # the centerness term against min(l, r) / max(l, r) of the anchor centre
     batch, index = (assigned >= 0).nonzero(as_tuple=True)
-    offsets = torch.tensor([0, len(units[0])])
-    target = torch.cat(units)[offsets[batch] + assigned[batch, index]]
+    target = torch.cat(GT_UNITS)[torch.tensor([0, 3])[batch] + assigned[batch, index]]
     centre = out.anchors[index].mean(-1)
     left, right = centre - target[:, 0], target[:, 1] - centre
     ctr = torch.minimum(left, right) / torch.maximum(left, right)
@@ -134,8 +143,8 @@ def test_loss_terms_finite_and_centerness_targets():
 def test_loss_without_positives_is_zero_but_connected():
     head = randomise_parameters(build())
     out, _, _ = run(head)
-    empty = [torch.zeros(0, 2), torch.zeros(0, 2)]
-    losses = head.loss(out, head.assign(out, empty), empty)
+    empty = head.to_units(EMPTY, TIMELINES)
+    losses = head.loss(out, head.assign(out, *empty), empty[0])
     assert losses['atss.loss_cls'] > 0
     for key in ('atss.loss_l1', 'atss.loss_giou', 'atss.loss_centerness'):
         assert losses[key] == 0 and losses[key].requires_grad
@@ -156,8 +165,8 @@ def test_collaborative_group_puts_every_positive_first_and_pads_with_own_negativ
         lvl[..., 0] = index_feature[:, start:start + lvl.shape[1]].float()
         start += lvl.shape[1]
     out = head(levels, masks)
-    units = head.to_units(GT, TIMELINES)
-    assigned = head.assign(out, units)
+    units, units_valid = head.to_units(GT, TIMELINES)
+    assigned = head.assign(out, units, units_valid)
     positives = [set(assigned[b].ge(0).nonzero()[:, 0].tolist()) for b in range(2)]
     size = max(len(p) for p in positives)
     assert len(positives[0]) != len(positives[1])
@@ -176,8 +185,8 @@ def test_collaborative_group_puts_every_positive_first_and_pads_with_own_negativ
         torch.testing.assert_close(group.spans[b], span_xx_to_cxw(out.anchors[chosen]) * scale)
         target = units[b][assigned[b, chosen[:count]]]
         torch.testing.assert_close(group.target_spans[b, :count], span_xx_to_cxw(target) * scale)
-    empty = [torch.zeros(0, 2), torch.zeros(0, 2)]
-    assert head.collaborative_samples(out, head.assign(out, empty), empty, levels,
+    empty = head.to_units(EMPTY, TIMELINES)
+    assert head.collaborative_samples(out, head.assign(out, *empty), empty[0], levels,
                                       TIMELINES) is None
 
 

@@ -167,8 +167,8 @@ class SGDETR(BaseModel):
         losses, groups = {}, []
         if self.atss_head is not None:
             atss = self.atss_head(enc.levels, enc.level_masks)
-            units = self.atss_head.to_units(targets.gt_spans, targets.timelines)
-            assigned = self.atss_head.assign(atss, units)
+            units, units_valid = self.atss_head.to_units(targets.gt_spans, targets.timelines)
+            assigned = self.atss_head.assign(atss, units, units_valid)
             losses.update(self.atss_head.loss(atss, assigned, units))
             if self.detr_head is not None and self.detr_head.collaborative:
                 samples = self.atss_head.collaborative_samples(atss, assigned, units,

@@ -5,7 +5,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sgdetr.registry import MODELS
-from ..layers import SeparableConv1d, channel_norm, masked_conv
+from ..layers import SeparableConv1d, channel_norm, masked_conv, skippable_mask
 
 #: how each level relates to the memory: strides 1/2 (x2 upsampled), 1, 2, 4
 LEVEL_SCALES = (0.5, 1, 2, 4)
@@ -80,7 +80,7 @@ class TemporalFeaturePyramid(nn.Module):
                              ' (pad videos with the PadClips transform)')
         masks = self.level_masks(mask)
         # masks only matter (and cost memory) when the batch has padding
-        m = [None] * 4 if mask.all() else [k.to(memory.dtype)[:, None] for k in masks]
+        m = [None] * 4 if skippable_mask(mask) else [k.to(memory.dtype)[:, None] for k in masks]
         x = memory.transpose(1, 2)
         up2 = self.up2(x, m[0], m[0])
         full = self.full(x, m[1], m[1])

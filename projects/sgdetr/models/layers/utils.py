@@ -10,6 +10,14 @@ def clones(module: nn.Module, num: int) -> nn.ModuleList:
     return nn.ModuleList(copy.deepcopy(module) for _ in range(num))
 
 
+def skippable_mask(mask: Tensor) -> bool:
+    """Whether a layer may skip applying ``mask`` (True = real element): it has no
+    padding and lives on the CPU. Reading a GPU tensor's value waits for the GPU to
+    finish its queue, so on an accelerator masks are always applied (multiplying by
+    ones gives the same result)."""
+    return mask.device.type == 'cpu' and bool(mask.all())
+
+
 def inverse_sigmoid(x: Tensor, eps: float = 1e-3) -> Tensor:
     """``log(x / (1 - x))`` of ``x`` clamped to [0, 1], both terms at least ``eps``."""
     x = x.clamp(min=0, max=1)

@@ -1,16 +1,17 @@
 """Multi-level ATSS span head: the one-to-many auxiliary detector of SG-DETR."""
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import Scale
 from mmcv.ops import batched_nms
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 
 from sgdetr.registry import MODELS, TASK_UTILS
 from sgdetr.structures import lift_spans, span_cxw_to_xx, span_xx_to_cxw
-from ...layers import ConvNormStack, masked_conv
+from ...layers import ConvNormStack, masked_conv, skippable_mask
 from ..query_groups import AnchorSamples
 from .span_anchors import level_anchors
 
@@ -38,7 +39,7 @@ class SpanATSSHead(nn.Module):
 
     Separate classification and regression towers (3 x conv-LN-ReLU) shared
     by the levels; per-level learned scales of the regression; the legacy
-    (+1 width) delta coder; MMDetection's ``ATSSAssigner`` (through
+    (+1 width) delta coder; MMDetection's ATSS rule (batched in
     :class:`SpanATSSAssigner`) with ``topk`` candidates per level.
 
     Units: anchors and targets are in units of ``unit_seconds``. As released,
@@ -100,7 +101,7 @@ class SpanATSSHead(nn.Module):
         cls_logits, deltas, centerness = [], [], []
         for level, mask, scale in zip(levels, level_masks, self.scales):
             x = level.transpose(1, 2)
-            m = None if mask.all() else mask[:, None].to(level.dtype)
+            m = None if skippable_mask(mask) else mask[:, None].to(level.dtype)
             cls_feat, reg_feat = self.cls_tower(x, m), self.reg_tower(x, m)
             cls_logits.append(masked_conv(self.cls_conv, cls_feat, m)[:, 0])
             deltas.append(scale(masked_conv(self.reg_conv, reg_feat, m)).transpose(1, 2))
@@ -111,32 +112,40 @@ class SpanATSSHead(nn.Module):
                           centerness=torch.cat(centerness, 1), valid=torch.cat(level_masks, 1),
                           anchors=torch.cat(anchors), level_masks=level_masks)
 
-    def to_units(self, gt_spans: List[Tensor], timelines: Tensor) -> List[Tensor]:
+    def to_units(self, gt_spans: List[Tensor], timelines: Tensor) -> Tuple[Tensor, Tensor]:
         """Normalised (centre, width) GT -> start/end in target units (released rounding:
-        whole seconds, truncated)."""
-        return [(span_cxw_to_xx(g) * t).to(torch.int32).float() / self.unit_seconds
-                for g, t in zip(gt_spans, timelines.tolist())]
+        whole seconds, truncated), padded over the batch.
 
-    def assign(self, out: ATSSOutput, gt_units: List[Tensor]) -> Tensor:
-        """ATSS assignment of every sample's valid anchors.
+        Args:
+            gt_spans: B tensors (K_b, 2).  timelines: (B,) seconds.
+        Returns:
+            units (B, K, 2) with K = max K_b, and their mask (B, K) bool.
+        """
+        spans = pad_sequence(gt_spans, batch_first=True)  # (B, K, 2)
+        units = (span_cxw_to_xx(spans) * timelines[:, None, None].to(spans)).to(torch.int32)
+        counts = torch.tensor([len(g) for g in gt_spans], device=spans.device)
+        return (units.float() / self.unit_seconds,
+                torch.arange(spans.shape[1], device=spans.device) < counts[:, None])
 
+    def assign(self, out: ATSSOutput, gt_units: Tensor, gt_valid: Tensor) -> Tensor:
+        """ATSS assignment of every sample's valid anchors, the batch at once.
+
+        Args:
+            gt_units, gt_valid: of :meth:`to_units`.
         Returns:
             (B, S) long: the GT index of each anchor, -1 for background/padding.
         """
-        valid, anchors = out.valid, out.anchors
-        assigned = torch.full(valid.shape, -1, dtype=torch.long, device=valid.device)
-        per_level = torch.stack([m.sum(1) for m in out.level_masks], 1).tolist()
-        for b, gt in enumerate(gt_units):
-            if len(gt):
-                index = valid[b].nonzero()[:, 0]
-                assigned[b, index] = self.assigner.assign(anchors[index], per_level[b],
-                                                          gt.to(anchors))
-        return assigned
+        anchors = out.anchors.split([m.shape[1] for m in out.level_masks])
+        return self.assigner.assign(list(anchors), out.level_masks, gt_units, gt_valid)
 
-    def loss(self, out: ATSSOutput, assigned: Tensor, gt_units: List[Tensor]) -> Dict[str, Tensor]:
+    def loss(self, out: ATSSOutput, assigned: Tensor, gt_units: Tensor) -> Dict[str, Tensor]:
         """Focal classification over valid anchors (averaged over positives), and on the
         positives L1 and GIoU of the decoded spans weighted by the centerness targets,
-        and centerness BCE."""
+        and centerness BCE.
+
+        Args:
+            assigned: (B, S) of :meth:`assign`.  gt_units: (B, K, 2) of :meth:`to_units`.
+        """
         valid, positive = out.valid, assigned >= 0
         num_pos = max(int(positive.sum()), 1)
         labels = torch.where(positive, 0, 1)[valid]  # MMDetection: class 0, background 1
@@ -148,8 +157,7 @@ class SpanATSSHead(nn.Module):
             losses.update({f'atss.{k}': zero for k in ('loss_l1', 'loss_giou', 'loss_centerness')})
             return losses
         anchors = out.anchors[index]
-        target = torch.cat(gt_units)[_offsets(gt_units, batch.device)[batch]
-                                     + assigned[batch, index]].to(anchors)
+        target = gt_units[batch, assigned[batch, index]].to(anchors)
         centre = anchors.mean(-1)
         left, right = centre - target[:, 0], target[:, 1] - centre
         ctr_target = torch.minimum(left, right) / torch.maximum(left, right)
@@ -165,7 +173,7 @@ class SpanATSSHead(nn.Module):
         return losses
 
     def collaborative_samples(self, out: ATSSOutput, assigned: Tensor,
-                              gt_units: List[Tensor], levels: List[Tensor],
+                              gt_units: Tensor, levels: List[Tensor],
                               timelines: Tensor) -> Optional[AnchorSamples]:
         """Every positive anchor, with its pyramid feature and assigned GT (the
         collaborative queries of the DETR head), or None without positives.
@@ -185,9 +193,8 @@ class SpanATSSHead(nn.Module):
         features = torch.cat(levels, 1).gather(
             1, index[..., None].expand(-1, -1, levels[0].shape[-1]))
         scale = (self.unit_seconds / timelines)[:, None, None].to(features)
-        gt_all = torch.cat(gt_units).to(features)  # not empty: some anchor is positive
-        targets = gt_all[(_offsets(gt_units, index.device)[:, None] + chosen.clamp(min=0))
-                         .clamp(max=len(gt_all) - 1)]  # (rows of negatives are not read)
+        targets = gt_units.to(features).gather(  # (rows of negatives are not read)
+            1, chosen.clamp(min=0)[..., None].expand(-1, -1, 2))
         return AnchorSamples(features=features,
                              spans=span_xx_to_cxw(out.anchors[index]) * scale,
                              valid=score.gather(1, index) >= 0, labels=(chosen >= 0).float(),
@@ -224,8 +231,3 @@ class SpanATSSHead(nn.Module):
             results.append(dict(spans=spans_b, scores=scores_b))
         return results
 
-
-def _offsets(gt_units: List[Tensor], device) -> Tensor:
-    """Start of every sample's GT in the concatenation of ``gt_units``."""
-    counts = torch.tensor([0] + [len(g) for g in gt_units[:-1]], device=device)
-    return counts.cumsum(0)
