@@ -6,6 +6,7 @@ shows up here.
 """
 import copy
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch
 from mmengine.optim import OptimWrapper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'models'))
-from model_test_utils import build_tiny_model, training_batch, without_drop_path  # noqa: E402
+from model_test_utils import (build_tiny_model, collate, make_sample, training_batch,  # noqa: E402
+                              without_drop_path)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason='no CUDA device here: the CUDA path is not checked')
@@ -57,7 +59,7 @@ def test_val_step_on_cuda_gives_the_cpu_predictions():
                                    atol=2.0, rtol=0)  # rounded to 2 s: may flip at a tie
 
 
-def test_the_encoder_forward_does_not_synchronise_with_the_host():
+def test_the_forward_does_not_synchronise_with_the_host():
     model = build_tiny_model(seed=2).cuda().eval()
     data = model.data_preprocessor(training_batch(), False)
     torch.cuda.synchronize()
@@ -67,8 +69,43 @@ def test_the_encoder_forward_does_not_synchronise_with_the_host():
             enc = model.encode(data['inputs'])
             model.detr_head(enc.memory, data['inputs']['video_mask'], enc.pos, enc.levels,
                             enc.level_masks)
+            model.atss_head(enc.levels, enc.level_masks)
     finally:
         torch.cuda.set_sync_debug_mode('default')
+
+
+def mixed_batch(size):
+    shapes = [(12, [(1, 4), (7, 10)]), (8, [(2, 6)]), (16, [(0, 3), (5, 7), (11, 15)])]
+    return collate([make_sample(shapes[i % 3][0], 5, shapes[i % 3][1], seed=i)
+                    for i in range(size)])
+
+
+def test_synchronisations_of_a_training_step_do_not_grow_with_the_batch():
+    model = build_tiny_model(seed=3).cuda().train()
+    counts = []
+    for size in (3, 12):
+        data = model.data_preprocessor(mixed_batch(size), True)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            torch.cuda.set_sync_debug_mode('warn')
+            try:
+                model(**data, mode='loss')
+            finally:
+                torch.cuda.set_sync_debug_mode('default')
+        counts.append(sum('synchroniz' in str(w.message) for w in caught))
+    assert counts[0] == counts[1], counts
+
+
+def test_pinned_batches_reach_the_gpu_padded():
+    model = build_tiny_model(seed=4).cuda()
+    batch = training_batch()
+    batch['inputs'] = {k: [t.pin_memory() for t in v] for k, v in batch['inputs'].items()}
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    expected = build_tiny_model(seed=4).data_preprocessor(training_batch(), True)['inputs']
+    for key, value in expected.items():
+        assert inputs[key].device.type == 'cuda'
+        assert torch.equal(inputs[key].cpu(), value)
 
 
 def test_predictor_on_cuda_reads_a_long_video_like_the_cpu(tmp_path):

@@ -55,6 +55,20 @@ def test_fixed_length_and_multiples():
         MomentDataPreprocessor(pad_video_to=4)(pseudo_collate(samples))
 
 
+def test_samples_are_padded_on_the_model_device():
+    """On an accelerator each sample is copied first and padded there (a padded host
+    batch would be a new, unpinned tensor); ``meta`` stands in for the GPU."""
+    samples = fake_batch([5, 2, 7], [3, 6, 1])
+    preprocessor = MomentDataPreprocessor().to('meta')
+    assert preprocessor._non_blocking
+    inputs = preprocessor(pseudo_collate(samples))['inputs']
+    for key, shape in (('video', (3, 7, 4)), ('text', (3, 6, 3))):
+        assert inputs[key].device.type == 'meta' and inputs[key].shape == shape
+        assert inputs[f'{key}_mask'].device.type == 'meta'
+    on_cpu = MomentDataPreprocessor()(pseudo_collate(samples))['inputs']
+    assert on_cpu['video'].device.type == 'cpu'
+
+
 def test_uncollated_and_prebatched_inputs():
     samples = fake_batch([3, 4], [2, 2])
     preprocessor = MomentDataPreprocessor()

@@ -105,3 +105,17 @@ def test_unlisted_global_still_refused(tmp_path):
     torch.save({'f': np.random.default_rng(0)}, tmp_path / 'x.pth')
     with pytest.raises(Exception, match='Weights only load failed'):
         torch.load(tmp_path / 'x.pth', weights_only=True)
+
+
+def test_loaders_pin_their_batches_where_a_gpu_trains(monkeypatch):
+    from mmengine.config import Config
+
+    from sgdetr.engine.runner import pin_batches_for_the_gpu
+    for available in (False, True):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: available)
+        cfg = Config(dict(train_dataloader=dict(batch_size=2), val_dataloader=dict(
+            batch_size=1, pin_memory=False), test_dataloader=None))
+        pin_batches_for_the_gpu(cfg)
+        assert cfg.train_dataloader.pin_memory is available
+        assert cfg.val_dataloader.pin_memory is False  # a config's own choice stays
+        assert cfg.test_dataloader is None

@@ -27,7 +27,7 @@ def pad_sequences(sequences: Sequence[Tensor], length: Optional[int] = None,
     """
     if len(sequences) == 0:
         raise ValueError('cannot pad an empty batch')
-    lengths = torch.tensor([len(s) for s in sequences])
+    lengths = torch.tensor([len(s) for s in sequences])  # on the host: read for free
     longest = int(lengths.max())
     if length is not None and longest > length:
         raise ValueError(f'a sequence of length {longest} does not fit the '
@@ -65,20 +65,25 @@ class MomentDataPreprocessor(BaseDataPreprocessor):
     Masks are True for real clips/tokens; padding is zeros.  Already batched
     tensors (B, T, D) pass through, with an all-True mask unless one is given.
 
+    On an accelerator every sample's features are copied as they come (from
+    the loader's pinned memory when ``pin_memory=True``, without waiting: the
+    copies overlap the previous step) and padded there; padding on the host
+    first would make a new, unpinned batch whose copy blocks.
+
     Args:
         pad_video_to: pad every batch's video to exactly this many clips
             (fixed shapes, e.g. for compilation); ``None`` pads to the
             longest video of the batch.
         video_pad_multiple: round the padded video length up to a multiple.
         text_pad_multiple: round the padded text lengths up to a multiple.
-        non_blocking: passed on to ``Tensor.to``.
+        non_blocking: passed on to ``Tensor.to`` (a no-op on the CPU).
     """
 
     def __init__(self,
                  pad_video_to: Optional[int] = None,
                  video_pad_multiple: int = 1,
                  text_pad_multiple: int = 1,
-                 non_blocking: bool = False):
+                 non_blocking: bool = True):
         super().__init__(non_blocking=non_blocking)
         if video_pad_multiple < 1 or text_pad_multiple < 1:
             raise ValueError('pad multiples must be >= 1')
@@ -119,6 +124,9 @@ class MomentDataPreprocessor(BaseDataPreprocessor):
                 raise ValueError(f'sample {b}: `{key}` must be a (T, D) '
                                  f'tensor, got {type(sequence).__name__} '
                                  f'{tuple(getattr(sequence, "shape", ()))}')
+        if self.device.type != 'cpu':
+            value = [sequence.to(self.device, non_blocking=self._non_blocking)
+                     for sequence in value]
         return pad_sequences(
             value,
             length=self.pad_video_to if is_video else None,
