@@ -71,6 +71,26 @@ def test_feed_forward_dropout_is_the_formula_with_its_mask_and_gradients():
         torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
 
 
+def test_feed_forward_in_row_chunks_computes_the_whole_rows(monkeypatch):
+    """Chunks of 2 rows (16 hidden values of 8 units each; 15 rows make 8 chunks)
+    give what one chunk gives, the same dropout mask included."""
+    from sgdetr.models.layers import cpu_fast_path
+    torch.manual_seed(0)
+    ffn = randomise_parameters(use_cpu_fast_path(FeedForward(4, expansion=2, dropout=0.3)))
+    x = torch.randn(3, 5, 4, requires_grad=True)
+    grad = torch.randn(3, 5, 4)
+    results = []
+    for elements in (1 << 22, 16):
+        monkeypatch.setattr(cpu_fast_path, 'CHUNK_ELEMENTS', elements)
+        torch.manual_seed(1)
+        out = ffn.train()(x)
+        results.append((out, torch.autograd.grad(out, [x, *ffn.parameters()], grad)))
+    assert len(cpu_fast_path._row_chunks(torch.zeros(15, 8))) == 8
+    torch.testing.assert_close(results[1][0], results[0][0], atol=1e-6, rtol=1e-6)
+    for chunked, whole in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize('module', ['ffn', 'attention', 'projected'])
 def test_without_dropout_fast_and_standard_paths_agree(module):
     torch.manual_seed(0)
