@@ -37,6 +37,22 @@ def test_encoder_and_heads_forward_make_no_tensor_off_the_inputs_device(default_
     assert atss.anchors.device.type == 'cpu'
 
 
+def test_the_training_losses_make_no_tensor_off_the_inputs_device():
+    """Targets included, with a sample without saliency pairs next to one with them and
+    one without saliency labels (a host tensor there would meet GPU tensors)."""
+    model = build_tiny_model(seed=0).train()
+    batch = training_batch()
+    del batch['data_samples'][1].pos_clip_indices, batch['data_samples'][1].neg_clip_indices
+    del batch['data_samples'][2].gt_saliency
+    data = model.data_preprocessor(batch, True)
+    torch.set_default_device('meta')
+    try:
+        losses = model(**data, mode='loss')
+    finally:
+        torch.set_default_device(None)
+    assert all(v.device.type == 'cpu' and torch.isfinite(v) for v in losses.values())
+
+
 def test_the_probe_catches_a_tensor_made_without_a_device(default_device_meta):
     x = torch.ones(3, device='cpu')
     with pytest.raises((RuntimeError, NotImplementedError)):

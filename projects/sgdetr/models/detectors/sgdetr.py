@@ -192,16 +192,21 @@ class SGDETR(BaseModel):
 
     def _targets(self, data_samples: List, video_mask: Tensor) -> MomentTargets:
         device, length = video_mask.device, video_mask.shape[1]
-        saliency = [s.gt_saliency.sum(-1) if 'gt_saliency' in s else
-                    torch.zeros(int(s.metainfo['num_clips'])) for s in data_samples]
-        labels = pad_sequence(saliency, batch_first=True).to(device)
+        # made on the inputs' device: a sample without labels or pairs next to one
+        # with them must not mix a host tensor into a GPU batch
+        saliency = [s.gt_saliency.sum(-1).to(device) if 'gt_saliency' in s else
+                    torch.zeros(int(s.metainfo['num_clips']), device=device)
+                    for s in data_samples]
+        labels = pad_sequence(saliency, batch_first=True)
         labels = torch.nn.functional.pad(labels, (0, length - labels.shape[1]))
-        pairs = [torch.stack([s.pos_clip_indices, s.neg_clip_indices]) if 'pos_clip_indices'
-                 in s else torch.zeros(2, 0, dtype=torch.long) for s in data_samples]
+        pairs = [torch.stack([s.pos_clip_indices, s.neg_clip_indices]).to(device)
+                 if 'pos_clip_indices' in s else torch.zeros(2, 0, dtype=torch.long, device=device)
+                 for s in data_samples]
         width = max(p.shape[1] for p in pairs)
         # -1: no pair, so a sample without one takes no part in the margin loss
-        pairs = torch.stack([p if p.shape[1] == width else torch.full((2, width), -1)
-                             for p in pairs]).to(device)
+        pairs = torch.stack([p if p.shape[1] == width else torch.full((2, width), -1,
+                                                                      device=device)
+                             for p in pairs])
         return MomentTargets(
             gt_spans=[span_xx_to_cxw(s.gt_instances.spans.to(device).float())
                       for s in data_samples],

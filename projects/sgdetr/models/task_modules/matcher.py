@@ -75,7 +75,7 @@ class SpanHungarianMatcher:
             cost = cost.masked_fill(~valid[..., None], INVALID_COST)
         cost = cost.cpu()
 
-        gt_indices = torch.full((rows, num_queries), -1, dtype=torch.long)
+        gt_indices = torch.full((rows, num_queries), -1, dtype=torch.long, device='cpu')
         blocks = cost.split([len(g) for g in gt_spans], dim=-1)
         for row in range(rows):
             found, cols = linear_sum_assignment(blocks[row % batch_size][row].numpy())
