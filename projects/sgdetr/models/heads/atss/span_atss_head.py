@@ -121,7 +121,7 @@ class SpanATSSHead(nn.Module):
         Returns:
             units (B, K, 2) with K = max K_b, and their mask (B, K) bool.
         """
-        spans = pad_sequence(gt_spans, batch_first=True)  # (B, K, 2)
+        spans = pad_sequence([g.reshape(-1, 2) for g in gt_spans], batch_first=True)  # (B, K, 2)
         units = (span_cxw_to_xx(spans) * timelines[:, None, None].to(spans)).to(torch.int32)
         counts = torch.tensor([len(g) for g in gt_spans], device=spans.device)
         return (units.float() / self.unit_seconds,
