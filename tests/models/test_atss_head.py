@@ -88,6 +88,9 @@ def test_targets_are_whole_seconds_in_units():
     assert units.shape == (2, 3, 2) and valid.tolist() == [[True] * 3, [True, False, False]]
     torch.testing.assert_close(units[0], GT_UNITS[0])
     torch.testing.assert_close(units[1, :1], GT_UNITS[1])
+    # a sample without GT, whatever its empty shape
+    units, valid = head.to_units([torch.zeros(0), GT[1]], TIMELINES)
+    assert units.shape == (2, 1, 2) and valid.tolist() == [[False], [True]]
 
 
 def test_assignment_is_per_sample_atss_on_valid_anchors():
