@@ -8,6 +8,6 @@ from .transformer_layer import SelfAttentionLayer
 from .utils import clones, inverse_sigmoid, skippable_mask, unit_vectors
 
 __all__ = ['ProjectionFreeAttention', 'ProjectedAttention', 'attend', 'use_cpu_fast_path',
-           'ConvNormStack', 'SeparableConv1d', 'channel_norm',
-           'masked_conv', 'FeedForward', 'MLP', 'SinePositionalEncoding1D', 'sine_span_embedding', 'SelfAttentionLayer', 'clones',
-           'inverse_sigmoid', 'skippable_mask', 'unit_vectors']
+           'ConvNormStack', 'SeparableConv1d', 'channel_norm', 'masked_conv', 'FeedForward',
+           'MLP', 'SinePositionalEncoding1D', 'sine_span_embedding', 'SelfAttentionLayer',
+           'clones', 'inverse_sigmoid', 'skippable_mask', 'unit_vectors']

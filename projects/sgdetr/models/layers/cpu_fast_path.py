@@ -47,8 +47,7 @@ def packed_dropout(x: Tensor, p: float) -> Tensor:
         return x
     if p >= 1.0:
         return torch.zeros_like(x)
-    # a multiply by a 0 / 1 / (1 - p) tensor is vectorised for every dtype
-    return x * keep_mask(x.shape, p, x.device).to(x.dtype).mul_(1.0 / (1.0 - p))
+    return x * _scale(keep_mask(x.shape, p, x.device), p, x.dtype)
 
 
 def attention_with_packed_dropout(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor],
@@ -146,4 +145,6 @@ def _row_chunks(hidden: Tensor):
 
 
 def _scale(keep: Tensor, p: float, dtype) -> Tensor:
+    """The mask as a 0 / ``1 / (1 - p)`` tensor: a multiply by it is vectorised for
+    every dtype."""
     return keep.to(dtype).mul_(1.0 / (1.0 - p))

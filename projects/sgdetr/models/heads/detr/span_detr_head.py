@@ -176,12 +176,14 @@ class SpanDETRHead(nn.Module):
         if not self.with_iou_head:
             sets = [(name, logits, spans, None, factor) for name, logits, spans, _, factor in sets]
         # every set matched in one call: one device-to-host transfer per step
-        num_sets, gt_xx = len(sets), [span_cxw_to_xx(g) for g in gt_spans]
-        matched = self.matcher(
-            torch.cat([s[1] for s in sets]).detach(),
-            span_cxw_to_xx(torch.cat([s[2] for s in sets]).detach()), gt_xx,
-            iou_scores=None if sets[0][3] is None else torch.cat([s[3] for s in sets]).sigmoid(),
-            valid=out.valid.repeat(num_sets, 1)).chunk(num_sets)
+        num_sets = len(sets)
+        with torch.no_grad():
+            matched = self.matcher(
+                torch.cat([s[1] for s in sets]), span_cxw_to_xx(torch.cat([s[2] for s in sets])),
+                [span_cxw_to_xx(g) for g in gt_spans],
+                iou_scores=None if sets[0][3] is None
+                else torch.cat([s[3] for s in sets]).sigmoid(),
+                valid=out.valid.repeat(num_sets, 1)).chunk(num_sets)
         for (name, logits, spans, iou, factor), gt_indices in zip(sets, matched):
             terms = matched_set_losses(logits, spans, iou, out.valid, gt_indices, gt_spans,
                                        self.background_weight)
