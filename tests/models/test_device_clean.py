@@ -105,7 +105,7 @@ def mixed_batch(size):
 def test_read_backs_of_a_training_step_do_not_grow_with_the_batch():
     model = build_tiny_model(seed=0).train()
     counts = []
-    for size in (3, 12):
+    for size in (3, 40):  # 40: several chunks of the matcher
         data = model.data_preprocessor(mixed_batch(size), True)
         with ReadBacks() as probe:
             model(**data, mode='loss')

@@ -98,3 +98,28 @@ def test_stacked_sets_are_matched_each_on_its_own():
     for s, part in zip(sets, stacked.chunk(4)):
         assert torch.equal(part, matcher(s[0], s[1], gt, s[2], s[3]))
     assert not all(torch.equal(stacked.chunk(4)[0], p) for p in stacked.chunk(4)[1:])
+
+
+def test_chunks_of_samples_match_as_the_whole_batch(monkeypatch):
+    """Costs computed per chunk of samples (against the chunk's GTs only) give the
+    assignment of one matrix over the whole batch: chunks of 3 and 4 samples, 2 sets,
+    samples without GT and a whole chunk without GT."""
+    from sgdetr.models.task_modules import matcher as matcher_module
+    torch.manual_seed(2)
+    matcher = build_matcher([dict(type='ProbabilityCost', weight=4.0),
+                             dict(type='SpanL1Cost', weight=10.0),
+                             dict(type='SpanIoUCost', weight=1.0)],
+                            dict(type='PredictedIoUCost', weight=1.0))
+    counts = (2, 0, 3, 0, 0, 0, 1, 4, 2, 1)
+    gt = [span_cxw_to_xx(torch.rand(k, 2) * 0.5 + 0.2) for k in counts]
+    args = (torch.randn(20, 6), span_cxw_to_xx(torch.rand(20, 6, 2) * 0.5 + 0.2), gt,
+            torch.rand(20, 6), torch.rand(20, 6) > 0.2)
+    results = []
+    for size in (1000, 3, 4):
+        monkeypatch.setattr(matcher_module, 'SAMPLES_PER_CHUNK', size)
+        results.append(matcher(*args))
+    assert torch.equal(results[1], results[0]) and torch.equal(results[2], results[0])
+    for row in range(20):
+        assigned = results[0][row][results[0][row] >= 0]
+        assert len(set(assigned.tolist())) == len(assigned)  # one query per GT
+        assert len(assigned) == min(counts[row % 10], int(args[4][row].sum()))

@@ -1,4 +1,5 @@
 """Hungarian matching of span predictions to GT spans, for a whole batch."""
+from itertools import accumulate
 from typing import List, Optional, Sequence
 
 import torch
@@ -10,14 +11,17 @@ from sgdetr.registry import TASK_UTILS
 
 #: cost of an invalid query: chosen only when nothing else is left
 INVALID_COST = 1e6
+#: samples whose costs are computed together (against each other's GTs too)
+SAMPLES_PER_CHUNK = 16
 
 
 @TASK_UTILS.register_module()
 class SpanHungarianMatcher:
     """One-to-one assignment minimising the sum of match costs.
 
-    The cost of every (query, GT) pair of the batch is computed at once, as
-    one (B*Q, sum K) matrix; scipy then solves each sample's block. Several
+    Costs are computed for chunks of :data:`SAMPLES_PER_CHUNK` samples, one
+    (chunk rows * Q, chunk GTs) matrix each; scipy then solves each sample's
+    block. Several
     sets of predictions of one batch (a DETR head's decoder layers) may be
     stacked along the batch axis, ``S * B`` rows for ``B`` GT lists: each set
     is matched on its own, and the costs cross the device boundary once.
@@ -69,18 +73,37 @@ class SpanHungarianMatcher:
         if iou_scores is not None and self.iou_cost is not None:
             pred.iou_scores = iou_scores.reshape(-1).float()
             costs.append(self.iou_cost)
-        cost = sum(c(pred, gt) for c in costs)
-        cost = cost.view(rows, num_queries, -1)
-        if valid is not None:
-            cost = cost.masked_fill(~valid[..., None], INVALID_COST)
-        cost = cost.cpu()
+        counts = [len(g) for g in gt_spans]
+        gt_starts = [0, *accumulate(counts)]
+        queries = torch.arange(num_queries, device=cls_logits.device)
+        chunks, flat = [], []
+        # costs of a chunk's queries against the chunk's GTs only: the work grows
+        # with the batch, not with its square
+        for first in range(0, batch_size, SAMPLES_PER_CHUNK):
+            last = min(first + SAMPLES_PER_CHUNK, batch_size)
+            chunk_rows = [s * batch_size + b for s in range(rows // batch_size)
+                          for b in range(first, last)]
+            index = torch.tensor(chunk_rows, device=cls_logits.device)
+            gt_chunk = gt[gt_starts[first]:gt_starts[last]]
+            if len(gt_chunk):
+                cost = sum(c(pred[(index[:, None] * num_queries + queries).flatten()], gt_chunk)
+                           for c in costs).view(len(index), num_queries, -1)
+            else:
+                cost = pred.scores.new_zeros(len(index), num_queries, 0)
+            if valid is not None:
+                cost = cost.masked_fill(~valid[index][..., None], INVALID_COST)
+            chunks.append((chunk_rows, first, last, cost.shape))
+            flat.append(cost.flatten())
+        host = torch.cat(flat).cpu().split([f.numel() for f in flat])  # one transfer
 
         gt_indices = torch.full((rows, num_queries), -1, dtype=torch.long, device='cpu')
-        blocks = cost.split([len(g) for g in gt_spans], dim=-1)
-        for row in range(rows):
-            found, cols = linear_sum_assignment(blocks[row % batch_size][row].numpy())
-            gt_indices[row, torch.as_tensor(found, dtype=torch.long)] = \
-                torch.as_tensor(cols, dtype=torch.long)
+        for (chunk_rows, first, last, shape), cost in zip(chunks, host):
+            blocks = cost.view(shape).split(counts[first:last], dim=-1)
+            for i, row in enumerate(chunk_rows):
+                found, cols = linear_sum_assignment(
+                    blocks[row % batch_size - first][i].numpy())
+                gt_indices[row, torch.as_tensor(found, dtype=torch.long)] = \
+                    torch.as_tensor(cols, dtype=torch.long)
         gt_indices = gt_indices.to(cls_logits.device)
         if valid is not None:
             gt_indices = gt_indices.masked_fill(~valid, -1)
